@@ -1,0 +1,36 @@
+"""SQLAlchemy 2 / GeoAlchemy2 models, one module per table family.
+
+Importing this package registers every table on :data:`Base.metadata`, which Alembic compares
+against the migrations.
+"""
+
+from layers.models.base import Base
+from layers.models.areas import AdminArea, Grid
+from layers.models.estate import Building, Complex, PropertyCompany
+from layers.models.stations import Station
+from layers.models.people import Assignment, Department, Staff
+from layers.models.streets import StreetEdge, StreetNode
+from layers.models.incidents import Incident, IncidentEvent
+from layers.models.patrols import PatrolCheckin, PatrolPlan
+from layers.models.accounts import AuditLog, User
+
+__all__ = [
+    "AdminArea",
+    "Assignment",
+    "AuditLog",
+    "Base",
+    "Building",
+    "Complex",
+    "Department",
+    "Grid",
+    "Incident",
+    "IncidentEvent",
+    "PatrolCheckin",
+    "PatrolPlan",
+    "PropertyCompany",
+    "Staff",
+    "Station",
+    "StreetEdge",
+    "StreetNode",
+    "User",
+]

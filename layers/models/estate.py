@@ -1,0 +1,94 @@
+"""Property companies, residential complexes (小区) and buildings (楼栋)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gisgrid import vocab
+from layers.models.base import Base, geometry, one_of, valid_geometry
+
+
+class PropertyCompany(Base):
+    """物业公司, with its credit rating (red list / normal / black list)."""
+
+    __tablename__ = "property_company"
+    __table_args__ = (one_of("credit", vocab.CREDIT_LEVELS), one_of("source", vocab.SOURCES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    credit: Mapped[str] = mapped_column(String(16), server_default="normal")
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), server_default="manual")
+
+
+class Complex(Base):
+    """A residential complex (物业小区): who manages it, its owners' committee and party organisation."""
+
+    __tablename__ = "complex"
+    __table_args__ = (
+        one_of("management", vocab.MANAGEMENT_KINDS),
+        one_of("party_org", vocab.PARTY_ORG_MODES),
+        one_of("source", vocab.SOURCES),
+        CheckConstraint(
+            "management <> 'professional' OR property_company_id IS NOT NULL",
+            name="professional_needs_company",
+        ),
+        CheckConstraint("management <> 'none' OR property_company_id IS NULL", name="unmanaged_has_no_company"),
+        UniqueConstraint("source", "source_ref"),
+        valid_geometry(),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    property_company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("property_company.id", ondelete="SET NULL"), index=True
+    )
+    management: Mapped[str] = mapped_column(String(16), server_default="unknown")
+    owners_committee_since: Mapped[date | None] = mapped_column(Date)
+    party_org: Mapped[str] = mapped_column(String(16), server_default="none")
+    red_property: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    built_year: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16), server_default="manual")
+    source_ref: Mapped[str | None] = mapped_column(String(64), comment="id in the source, e.g. OSM way/relation id")
+    geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
+
+
+class Building(Base):
+    """A building (楼栋): footprint, entrance, floors, units and households (supplied or estimated)."""
+
+    __tablename__ = "building"
+    __table_args__ = (
+        one_of("building_type", vocab.BUILDING_TYPES),
+        one_of("households_method", vocab.HOUSEHOLD_METHODS),
+        one_of("source", vocab.SOURCES),
+        CheckConstraint("households >= 0", name="households_non_negative"),
+        CheckConstraint("levels IS NULL OR levels BETWEEN 1 AND 200", name="levels_range"),
+        CheckConstraint("units IS NULL OR units >= 1", name="units_positive"),
+        CheckConstraint(
+            "households_estimated = (households_method <> 'supplied')", name="estimate_flag_matches_method"
+        ),
+        UniqueConstraint("source", "source_ref"),
+        valid_geometry(),
+        valid_geometry("entrance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    building_type: Mapped[str] = mapped_column(String(32), server_default="other")
+    levels: Mapped[int | None] = mapped_column(Integer)
+    units: Mapped[int | None] = mapped_column(Integer, comment="entrances (单元)")
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    households_estimated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    households_method: Mapped[str] = mapped_column(String(16), server_default="supplied")
+    complex_id: Mapped[int | None] = mapped_column(ForeignKey("complex.id", ondelete="SET NULL"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, comment="current grid (code is stable across versions)")
+    source: Mapped[str] = mapped_column(String(16), server_default="manual")
+    source_ref: Mapped[str | None] = mapped_column(String(64))
+    geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
+    entrance = mapped_column(geometry("POINT"), nullable=False)

@@ -1,0 +1,68 @@
+"""Reported incidents (事件) and their full event history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gisgrid import vocab
+from layers.models.base import Base, geometry, one_of
+
+
+class Incident(Base):
+    """A problem reported at a point, tied to the grid *version* valid at report time."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        one_of("source", vocab.INCIDENT_SOURCES),
+        one_of("level", vocab.INCIDENT_LEVELS),
+        one_of("status", vocab.INCIDENT_STATUSES),
+        CheckConstraint("satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        CheckConstraint("category_code ~ '^[0-9]{5}$'", name="category_5_digits"),
+        CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after_reported"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    category_code: Mapped[str] = mapped_column(String(5), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    photos: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    reporter_contact: Mapped[str | None] = mapped_column(String(100))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    level: Mapped[str] = mapped_column(String(16), server_default="grid")
+    assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    assignee_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), server_default="reported", index=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    geom = mapped_column(geometry("POINT"), nullable=False)
+
+
+class IncidentEvent(Base):
+    """One transition of an incident: who did what, when, from which status to which, and why."""
+
+    __tablename__ = "incident_event"
+    __table_args__ = (
+        one_of("to_status", vocab.INCIDENT_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")

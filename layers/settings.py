@@ -1,0 +1,51 @@
+"""Settings from ``GISGRID_*`` environment variables, read once at start-up (never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside environment=local
+
+
+class Settings(BaseSettings):
+    """All configuration of the service.
+
+    ``GISGRID_DATABASE_URL`` wins when set; otherwise ``gisgrid db up`` finds or starts a local
+    PostgreSQL and records the URL it used under ``.gisgrid/database_url``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_", extra="ignore")
+
+    environment: Literal["local", "test", "production"] = "local"
+    database_url: str | None = None
+    test_database_url: str | None = None
+    state_dir: str = ".gisgrid"
+    db_pool_size: int = Field(8, ge=1, le=200)
+
+    secret_key: str = DEV_SECRET
+    token_minutes: int = Field(12 * 60, ge=1, le=60 * 24 * 30)
+
+    basemap: Literal["osm", "tianditu", "amap", "none"] = "none"
+    tianditu_key: str | None = None
+    language: Literal["zh-CN", "en"] = "zh-CN"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("GISGRID_SECRET_KEY must be set to a private value when GISGRID_ENVIRONMENT=production")
+        if self.basemap == "tianditu" and not self.tianditu_key:
+            raise ValueError("GISGRID_BASEMAP=tianditu needs GISGRID_TIANDITU_KEY (the Tianditu 'tk' key)")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first call."""
+    return Settings()
