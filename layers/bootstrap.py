@@ -343,7 +343,7 @@ def database_url(state_dir: Path, *, test: bool = False, env_url: str | None = N
 
 
 def up(state_dir: Path, *, env_url: str | None = None, env_test_url: str | None = None, test: bool = False,
-       migrate: bool = True, quiet: bool = False) -> dict[str, str]:
+       migrate: bool = True, install: bool = True, quiet: bool = False) -> dict[str, str]:
     """Everything ``gisgrid db up`` does; returns what was set up, for ``--json``."""
     from layers.migrate import upgrade
 
@@ -351,12 +351,14 @@ def up(state_dir: Path, *, env_url: str | None = None, env_test_url: str | None 
     targets: list[tuple[str, str]] = []
     if env_url and not test:
         server = find_server(state_dir, env_url=env_url, quiet=quiet)
+        maintenance = Server(url=make_url(env_url).set(database="postgres").render_as_string(False), origin="env")
+        create_database(maintenance, str(make_url(env_url).database), quiet=quiet)
         targets.append(("database", env_url))
     elif test and env_test_url:
         server = find_server(state_dir, env_url=env_test_url, quiet=quiet)
         targets.append(("test_database", env_test_url))
     else:
-        server = find_server(state_dir, env_url=None if not env_url else env_url, quiet=quiet)
+        server = find_server(state_dir, env_url=env_url, quiet=quiet)
         base = Server(url=make_url(server.url).set(database="postgres").render_as_string(False), origin=server.origin)
         names = [TEST_DB] if test else [DEFAULT_DB, TEST_DB]
         for name in names:
@@ -365,7 +367,7 @@ def up(state_dir: Path, *, env_url: str | None = None, env_test_url: str | None 
     result["server"] = server.origin
     for key, url in targets:
         result[key] = make_url(url).render_as_string(hide_password=True)
-        result["postgis"] = ensure_postgis(url, quiet=quiet)
+        result["postgis"] = ensure_postgis(url, install=install, quiet=quiet)
         if migrate:
             upgrade(url)
     return result
