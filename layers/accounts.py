@@ -25,7 +25,6 @@ USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 DEMO_PREFIX = "demo_"
 
 
-
 @lru_cache(maxsize=1)
 def _dummy_hash() -> bytes:
     """A hash of a random password, checked when the username is unknown: a wrong username then takes
@@ -146,7 +145,9 @@ def authenticate(session: Session, username: str, password: str) -> User:
     else:
         ok = verify_password(password, user.password_hash) and bool(user.active)
     if not ok or user is None:
-        raise AuthenticationError("Incorrect username or password.", field="password", rule="valid credentials")
+        raise AuthenticationError(
+            "Incorrect username or password.", field="password", rule="valid credentials"
+        )
     return user
 
 
@@ -212,7 +213,9 @@ def create_demo_users(session: Session) -> list[dict[str, Any]]:
                 "scope_area_code": area.code if area is not None else None,
                 "scope_area_name": area.name if area is not None else None,
                 "scope_level": area.level if area is not None else None,
-                "department": department.name if department_id is not None and department is not None else None,
+                "department": department.name
+                if department_id is not None and department is not None
+                else None,
             }
         )
     session.flush()

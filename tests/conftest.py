@@ -48,6 +48,17 @@ def db_url(settings: Settings) -> str:
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_session_at_a_time(db_url: str) -> Iterator[None]:
+    """Test sessions that share the test database wait for each other instead of wiping each other's rows."""
+    conn = bootstrap.connect(db_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(4242001)")
+    yield
+    conn.close()  # releases the lock
+
+
 @pytest.fixture(scope="session")
 def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url, pool_size=4)

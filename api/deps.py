@@ -1,0 +1,135 @@
+"""Request dependencies as ``Annotated`` aliases: settings, a session per request, the current user, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.security import decode_access_token
+from gisgrid import vocab
+from gisgrid.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
+from layers.models import AdminArea, User
+from layers.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+
+# auto_error=False: a missing token becomes our AuthenticationError (same body as every other 401)
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _sessionmaker(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] | None = getattr(request.app.state, "sessionmaker", None)
+    if factory is None:
+        raise ConfigurationError("The database is not set up: the app was not started through its lifespan.")
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, rolled back on any error.
+
+    The connection is taken lazily, at the endpoint's first query, inside the endpoint's thread.
+    """
+    with _sessionmaker(request)() as session, session.begin():
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": the transaction ends (commits) before the response is sent, so a failed commit
+# is reported to the client instead of being lost after a 200
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The authenticated caller: who, which role, and the area they are limited to (None = everything)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    scope_area_id: int | None
+    scope_area_code: str | None
+    scope_area_name: str | None
+    scope_level: str | None
+    department_id: int | None
+    staff_id: int | None
+
+
+def load_current_user(session: Session, username: str) -> CurrentUser:
+    row = session.execute(
+        select(User, AdminArea.code, AdminArea.name, AdminArea.level)
+        .outerjoin(AdminArea, AdminArea.id == User.scope_area_id)
+        .where(User.username == username)
+    ).one_or_none()
+    if row is None or not row[0].active:
+        raise AuthenticationError(
+            "The account of this token no longer exists or is disabled.",
+            field="Authorization",
+            rule="active user",
+        )
+    user, code, name, level = row
+    return CurrentUser(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        scope_area_id=user.scope_area_id,
+        scope_area_code=code,
+        scope_area_name=name,
+        scope_level=level,
+        department_id=user.department_id,
+        staff_id=user.staff_id,
+    )
+
+
+def get_current_user(request: Request, token: TokenDep, settings: SettingsDep) -> CurrentUser:
+    if not token:
+        raise AuthenticationError(
+            "Not authenticated: send 'Authorization: Bearer <token>'.",
+            field="Authorization",
+            rule="a bearer token is required",
+        )
+    claims = decode_access_token(token, settings=settings)
+    # A short session of its own, not the request's: its connection goes back to the pool before this
+    # thread ends, so no request holds a connection while it waits for a worker thread (which could
+    # deadlock once as many requests wait for threads as there are connections; see PITFALLS.md).
+    with _sessionmaker(request)() as session:
+        return load_current_user(session, claims.username)
+
+
+CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[CurrentUser], CurrentUser]:
+    """A dependency that lets only these roles through (403 otherwise); the user is its value."""
+    unknown = [r for r in roles if r not in vocab.USER_ROLES]
+    if unknown or not roles:
+        raise ValueError(f"require_roles needs roles from {vocab.USER_ROLES}; got {roles}")
+
+    def check(user: CurrentUserDep) -> CurrentUser:
+        if user.role not in roles:
+            raise PermissionDeniedError(
+                f"The role {user.role!r} may not do this; it needs one of: {', '.join(roles)}.",
+                field="role",
+                rule="role in (" + ", ".join(roles) + ")",
+            )
+        return user
+
+    check.__name__ = "require_" + "_or_".join(roles)
+    return check
+
+
+AdminDep = Annotated[CurrentUser, Depends(require_roles("admin"))]
+INCIDENT_READERS = ("admin", "leader", "dispatcher", "department", "patrol")
+IncidentReaderDep = Annotated[CurrentUser, Depends(require_roles(*INCIDENT_READERS))]

@@ -1,0 +1,118 @@
+"""The app factory. Nothing connects at import: the engine is made in the lifespan from explicit settings.
+
+Serve it with::
+
+    uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
+
+(``gisgrid serve`` does the same with the settings from ``GISGRID_*``.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import make_url
+
+from api.errors import add_exception_handlers
+from api.routers import auth, health, layers, users
+from layers.db import make_engine, make_sessionmaker, resolve_url
+from layers.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SWAGGER_DIR = "/static/vendor/swagger-ui"
+CONNECT_TIMEOUT_S = 5
+
+
+def database_url_for(settings: Settings) -> str:
+    """The URL the app uses, with a connect timeout so an unreachable database fails fast (503)."""
+    url = make_url(resolve_url(settings))
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
+    return url.render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = make_engine(database_url_for(settings), pool_size=settings.db_pool_size)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    # Sync endpoints run on AnyIO's thread pool (40 threads by default). Let no more run at once than
+    # the pool has connections (pool_size + max_overflow), so a burst waits for a thread instead of
+    # failing on a pool checkout. See PITFALLS.md, "psycopg2 pool under def endpoints".
+    anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
+    try:
+        yield
+    finally:
+        engine.dispose()
+        del app.state.sessionmaker
+        del app.state.engine
+
+
+def _include_pages(app: FastAPI) -> bool:
+    """Include ``api.pages.router`` (the map pages) when that module exists."""
+    if importlib.util.find_spec("api.pages") is None:
+        return False
+    from api import pages  # type: ignore[attr-defined,unused-ignore]
+
+    app.include_router(pages.router)
+    return True
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI from the vendored swagger-ui-dist: /docs works with no internet."""
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url=f"{SWAGGER_DIR}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_DIR}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_DIR}/favicon-32x32.png",
+            oauth2_redirect_url=oauth2_redirect,
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app for ``settings`` (default: from ``GISGRID_*``); the database is opened at start-up."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="gisgrid",
+        summary="Grid management GIS for urban community governance (网格化管理)",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.settings = settings
+    add_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(layers.router)
+    has_pages = _include_pages(app)
+    app.state.has_pages = has_pages
+    _add_docs(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> RedirectResponse:
+        return RedirectResponse("/map" if request.app.state.has_pages else "/docs", status_code=307)
+
+    return app

@@ -1,0 +1,82 @@
+"""Signed access tokens (JWT, HS256) for the OAuth2 password flow.
+
+The token carries ``sub`` (username), ``role`` and ``scope`` (the 12-digit code of the user's area, or
+null), and expires after ``settings.token_minutes``. It is signed with ``settings.secret_key``, which
+the settings refuse to leave at the development default in production. The role and scope in the
+token are informational: every request reloads the user, so a deactivated user or a changed role
+takes effect at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from gisgrid.errors import AuthenticationError
+from layers.settings import Settings
+
+ALGORITHM = "HS256"
+ISSUER = "gisgrid"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    username: str
+    role: str
+    scope: str | None
+    expires_at: datetime
+
+
+def create_access_token(
+    *,
+    username: str,
+    role: str,
+    scope: str | None,
+    settings: Settings,
+    now: datetime | None = None,
+    minutes: int | None = None,
+) -> str:
+    """A signed token for this user, valid for ``minutes`` (default ``settings.token_minutes``)."""
+    issued = now or datetime.now(UTC)
+    expires = issued + timedelta(minutes=settings.token_minutes if minutes is None else minutes)
+    payload: dict[str, Any] = {
+        "sub": username,
+        "role": role,
+        "scope": scope,
+        "iss": ISSUER,
+        "iat": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return jwt.encode(payload, settings.secret_key, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str, *, settings: Settings) -> TokenClaims:
+    """The claims of a valid token; :class:`AuthenticationError` if it is expired, forged or malformed."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["sub", "exp", "iat", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthenticationError(
+            "The access token has expired; log in again.", field="Authorization", rule="token not expired"
+        ) from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthenticationError(
+            "The access token is not valid.", field="Authorization", rule="a token signed by this server"
+        ) from exc
+    username = payload.get("sub")
+    if not isinstance(username, str) or not username:
+        raise AuthenticationError("The access token names no user.", field="Authorization", rule="sub claim")
+    return TokenClaims(
+        username=username,
+        role=str(payload.get("role", "")),
+        scope=payload.get("scope"),
+        expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+    )
