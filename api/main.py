@@ -9,18 +9,18 @@ Serve it with::
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
 
+from api import pages
 from api.errors import add_exception_handlers
 from api.routers import auth, health, layers, users
 from layers.db import make_engine, make_sessionmaker, resolve_url
@@ -55,16 +55,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine.dispose()
         del app.state.sessionmaker
         del app.state.engine
-
-
-def _include_pages(app: FastAPI) -> bool:
-    """Include ``api.pages.router`` (the map pages) when that module exists."""
-    if importlib.util.find_spec("api.pages") is None:
-        return False
-    from api import pages  # type: ignore[attr-defined,unused-ignore]
-
-    app.include_router(pages.router)
-    return True
 
 
 def _add_docs(app: FastAPI) -> None:
@@ -106,13 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(layers.router)
-    has_pages = _include_pages(app)
-    app.state.has_pages = has_pages
+    app.include_router(pages.router)
     _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
-    def root(request: Request) -> RedirectResponse:
-        return RedirectResponse("/map" if request.app.state.has_pages else "/docs", status_code=307)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/map", status_code=307)
 
     return app

@@ -136,11 +136,10 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the synthetic demo district (inside the real 薛城区 boundary) and load it into PostGIS."""
+    from gisgrid.synth import generate_district
     from layers.accounts import create_demo_users
     from layers.db import make_engine, make_sessionmaker, transaction
     from layers.demo import load_district
-
-    from gisgrid.synth import generate_district
 
     s = _settings()
     try:
@@ -183,7 +182,8 @@ def demo(
         for col in ("username", "password", "role", "scope"):
             users_table.add_column(col)
         for u in logins:
-            users_table.add_row(str(u["username"]), str(u["password"]), str(u["role"]), str(u.get("scope") or "all"))
+            scope = f"{u['scope_area_name']} ({u['scope_area_code']})" if u.get("scope_area_code") else "all"
+            users_table.add_row(str(u["username"]), str(u["password"]), str(u["role"]), scope)
         console.print(users_table)
 
 
@@ -219,11 +219,10 @@ def map_render(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a map to an HTML file (the assets are referenced under --static-url)."""
-    from layers.db import make_engine, make_sessionmaker
-    from layers.mapdata import load_overview_layers
-
     from gisgrid.errors import InvalidInputError
     from gisgrid.maps import build_overview_map, render_html
+    from layers.db import make_engine, make_sessionmaker
+    from layers.mapdata import is_synthetic, load_overview_layers
 
     s = _settings()
     try:
@@ -234,7 +233,8 @@ def map_render(
             layers = load_overview_layers(session)
         engine.dispose()
         fmap = build_overview_map(**layers, static_url=static_url, basemap=basemap or s.basemap,
-                                  tianditu_key=s.tianditu_key, language=s.language)
+                                  tianditu_key=s.tianditu_key, language=s.language,
+                                  synthetic=is_synthetic(layers))
         out.write_text(render_html(fmap), encoding="utf-8")
     except GisgridError as exc:
         _fail(exc, as_json)

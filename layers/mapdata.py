@@ -1,0 +1,81 @@
+"""Read the layers the overview map draws (areas, complexes, stations) from PostGIS as GeoDataFrames.
+
+Only what a public map may show is selected: names, codes, classes, dates and geometries — no people,
+no contacts, no company details.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+SRID = 4326
+
+# The keys match the keyword arguments of gisgrid.maps.build_overview_map.
+_AREA_SQL = """
+    SELECT id, code, name, level, source, geom
+    FROM admin_area
+    WHERE level IN :levels {scope}
+    ORDER BY code
+"""
+_COMPLEX_SQL = """
+    SELECT c.id, c.name, c.management, c.party_org, c.red_property, c.community_id, c.source, c.geom
+    FROM complex c {scope}
+    ORDER BY c.id
+"""
+_STATION_SQL = """
+    SELECT s.id, s.name, s.kind, s.status, s.planned_on, s.building_since, s.opened_on, s.closed_on,
+           s.service_radius_m, s.community_id, s.complex_id, s.source, s.geom
+    FROM station s {scope}
+    ORDER BY s.id
+"""
+
+
+def _read(session: Session, sql: str, params: dict[str, object]) -> gpd.GeoDataFrame:
+    stmt = text(sql)
+    if "levels" in params:
+        stmt = stmt.bindparams(bindparam("levels", expanding=True))
+    return gpd.read_postgis(stmt, session.connection(), geom_col="geom", crs=SRID, params=params)
+
+
+def load_overview_layers(
+    session: Session, *, district_code: str | None = None
+) -> dict[str, gpd.GeoDataFrame]:
+    """The overview map's inputs, keyed like :func:`gisgrid.maps.build_overview_map`'s arguments.
+
+    Keys: ``district``, ``street_areas``, ``communities``, ``complexes``, ``stations``.
+
+    All in EPSG:4326, as stored. With ``district_code`` (12 digits) only that district, the streets
+    and communities under it (by code prefix, the first 6 digits) and the complexes and stations
+    inside its boundary are read; without it, everything.
+    """
+    params: dict[str, object] = {}
+    area_scope = ""
+    feature_scope = ""
+    if district_code is not None:
+        params["prefix"] = district_code[:6] + "%"
+        params["district_code"] = district_code
+        area_scope = "AND code LIKE :prefix"
+        feature_scope = (
+            "JOIN admin_area d ON d.code = :district_code AND d.level = 'district' "
+            "AND ST_Intersects(d.geom, {alias}.geom)"
+        )
+
+    def areas(levels: tuple[str, ...]) -> gpd.GeoDataFrame:
+        return _read(session, _AREA_SQL.format(scope=area_scope), {**params, "levels": list(levels)})
+
+    return {
+        "district": areas(("district",)),
+        "street_areas": areas(("street", "town")),
+        "communities": areas(("community",)),
+        "complexes": _read(session, _COMPLEX_SQL.format(scope=feature_scope.format(alias="c")), params),
+        "stations": _read(session, _STATION_SQL.format(scope=feature_scope.format(alias="s")), params),
+    }
+
+
+def is_synthetic(layers: dict[str, gpd.GeoDataFrame]) -> bool:
+    """True when any drawn row comes from the synthetic demo generator (the map then says so)."""
+    return any(
+        "source" in gdf.columns and bool((gdf["source"] == "synthetic").any()) for gdf in layers.values()
+    )
