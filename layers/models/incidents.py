@@ -40,7 +40,9 @@ class Incident(Base):
     street_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
     level: Mapped[str] = mapped_column(String(16), server_default="grid")
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
-    assignee_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
+    assignee_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), server_default="reported", index=True)
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -61,8 +63,8 @@ class IncidentEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
-    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
-    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     note: Mapped[str] = mapped_column(Text, server_default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
