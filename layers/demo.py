@@ -1,0 +1,382 @@
+"""Load a :class:`gisgrid.synth.DemoDistrict` into PostGIS — in one transaction, with COPY.
+
+What "replace" removes
+----------------------
+``load_district(..., replace=True)`` does **not** truncate tables: it deletes only the rows an
+earlier demo load wrote, recognised by these markers, so imported or hand-made data survives:
+
+* ``source = 'synthetic'`` — property_company, complex, building, station, street_edge;
+* ``street_node.source_ref LIKE 'synthetic:%'``;
+* ``incident.idempotency_key LIKE 'synthetic:%'`` (their incident_event rows cascade; when the
+  table holds nothing else, ``incident`` and ``incident_event`` are truncated instead);
+* ``staff.phone LIKE 'SYN-%'`` (their assignments, patrol plans and check-ins cascade).
+
+Admin areas and departments are *upserted* by code (``ON CONFLICT (code) DO UPDATE``), so their ids
+stay stable across reloads and users or grids scoped to them keep working; synthetic admin areas that
+the new district no longer has are deleted unless a user or a grid still refers to them.
+
+Local keys of the frames (``community_code``, ``complex_key``, ``company_name``, ``staff_key``,
+``incident_key``, node keys) are resolved to ids reserved from each table's sequence before the
+COPY, so every row goes in with its final id and foreign keys in a single pass.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from psycopg2.extras import execute_values
+from sqlalchemy import Connection, Engine
+
+from gisgrid.synth import DemoDistrict
+
+__all__ = ["load_district"]
+
+SYNTHETIC = "synthetic"
+
+
+def load_district(
+    bind: Engine | Connection, district: DemoDistrict, *, replace: bool = True
+) -> dict[str, int]:
+    """Write a generated district into PostGIS in one transaction.
+
+    Parameters
+    ----------
+    bind
+        An engine (a transaction is opened and committed here) or a connection (its current
+        transaction is used and left for the caller to commit; one is begun and committed if none
+        is open).
+    district
+        The frames from :func:`gisgrid.synth.generate_district`.
+    replace
+        First delete the rows of an earlier demo load (see the module docstring for the markers).
+        With ``replace=False`` loading a second time fails on unique keys.
+
+    Returns
+    -------
+    dict
+        Rows written per table.
+    """
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            return _load(conn, district, replace=replace)
+    if bind.in_transaction():
+        return _load(bind, district, replace=replace)
+    with bind.begin():
+        return _load(bind, district, replace=replace)
+
+
+# ------------------------------------------------------------------------------------- helpers
+def _ewkb(geoms: Any) -> np.ndarray:
+    arr = np.asarray(geoms, dtype=object)
+    return shapely.to_wkb(shapely.set_srid(arr, 4326), hex=True, include_srid=True)
+
+
+def _reserve(cur: Any, table: str, n: int) -> np.ndarray:
+    """``n`` fresh ids from the table's own sequence (safe next to concurrent inserts)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", (n,))
+    return np.fromiter((r[0] for r in cur.fetchall()), dtype=np.int64, count=n)
+
+
+def _copy(cur: Any, table: str, df: pd.DataFrame, columns: Sequence[str]) -> int:
+    """COPY ``df[columns]`` into ``table`` as CSV (empty unquoted field = NULL)."""
+    buf = io.StringIO()
+    df.loc[:, list(columns)].to_csv(buf, index=False, header=False)
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buf)
+    return len(df)
+
+
+def _ids(keys: Iterable[Any], mapping: dict[Any, int]) -> pd.Series:
+    """Map local keys to ids; missing or null keys become NULL (nullable Int64)."""
+    return pd.Series(
+        [mapping.get(k) if k is not None and not pd.isna(k) else None for k in keys], dtype="Int64"
+    )
+
+
+def _int(values: Any) -> pd.Series:
+    return pd.Series(values).astype("Int64").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------- loading
+def _delete_previous(cur: Any) -> None:
+    # When every incident is a demo one, TRUNCATE them: a DELETE leaves ~10 dead event rows per
+    # incident that each staff row's FK check on the unindexed incident_event.actor_staff_id would
+    # then scan (minutes at 1M households). Otherwise delete just the demo incidents.
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM incident WHERE idempotency_key IS NULL"
+        " OR idempotency_key NOT LIKE 'synthetic:%')"
+        " OR EXISTS (SELECT 1 FROM incident_event e LEFT JOIN incident i ON i.id = e.incident_id"
+        " WHERE i.id IS NULL)"
+    )
+    if cur.fetchone()[0]:
+        cur.execute("DELETE FROM incident WHERE idempotency_key LIKE 'synthetic:%'")
+    else:
+        cur.execute("TRUNCATE incident_event, incident")
+    cur.execute("DELETE FROM staff WHERE phone LIKE 'SYN-%'")
+    for table in ("station", "building", "complex", "property_company", "street_edge"):
+        cur.execute(f"DELETE FROM {table} WHERE source = %s", (SYNTHETIC,))
+    cur.execute("DELETE FROM street_node WHERE source_ref LIKE 'synthetic:%'")
+
+
+def _upsert_areas(cur: Any, areas: pd.DataFrame, replace: bool) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    wkb = _ewkb(areas.geometry.values)
+    for level in ("district", "street", "community"):
+        sel = np.flatnonzero((areas["level"] == level).to_numpy())
+        rows = [
+            (
+                areas["code"].iat[k],
+                level,
+                areas["name"].iat[k],
+                ids.get(areas["parent_code"].iat[k])
+                if isinstance(areas["parent_code"].iat[k], str)
+                else None,
+                areas["source"].iat[k],
+                wkb[k],
+            )
+            for k in sel
+        ]
+        got = execute_values(
+            cur,
+            "INSERT INTO admin_area (code, level, name, parent_id, source, geom) VALUES %s "
+            "ON CONFLICT (code) DO UPDATE SET level = EXCLUDED.level, name = EXCLUDED.name, "
+            "parent_id = EXCLUDED.parent_id, source = EXCLUDED.source, geom = EXCLUDED.geom "
+            "RETURNING code, id",
+            rows,
+            template="(%s, %s, %s, %s, %s, ST_GeomFromEWKB(decode(%s, 'hex')))",
+            page_size=1000,
+            fetch=True,
+        )
+        ids.update(dict(got))
+    if replace:  # synthetic areas the new district no longer has, children first
+        for level in ("community", "street", "district"):
+            cur.execute(
+                "DELETE FROM admin_area a WHERE a.source = %s AND a.level = %s AND NOT (a.code = ANY(%s))"
+                " AND NOT EXISTS (SELECT 1 FROM app_user u WHERE u.scope_area_id = a.id)"
+                " AND NOT EXISTS (SELECT 1 FROM grid g WHERE g.community_id = a.id)"
+                " AND NOT EXISTS (SELECT 1 FROM admin_area c WHERE c.parent_id = a.id)",
+                (SYNTHETIC, level, list(ids)),
+            )
+    return ids
+
+
+def _upsert_departments(cur: Any, departments: pd.DataFrame) -> dict[str, int]:
+    rows = [(r.code, r.name, list(r.categories), r.contact_phone) for r in departments.itertuples()]
+    got = execute_values(
+        cur,
+        "INSERT INTO department (code, name, categories, contact_phone) VALUES %s "
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, categories = EXCLUDED.categories "
+        "RETURNING code, id",
+        rows,
+        template="(%s, %s, %s::varchar[], %s)",
+        fetch=True,
+    )
+    return dict(got)
+
+
+def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]:
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        if replace:
+            _delete_previous(cur)
+        counts: dict[str, int] = {}
+        area_id = _upsert_areas(cur, d.admin_areas, replace)
+        counts["admin_area"] = len(d.admin_areas)
+        dept_id = _upsert_departments(cur, d.departments)
+        counts["department"] = len(d.departments)
+
+        # property companies
+        pc = d.property_companies.reset_index(drop=True).copy()
+        pc["id"] = _reserve(cur, "property_company", len(pc))
+        company_id = dict(zip(pc["name"], pc["id"].tolist(), strict=True))
+        counts["property_company"] = _copy(
+            cur, "property_company", pc, ["id", "name", "credit", "contact_name", "contact_phone", "source"]
+        )
+
+        # complexes
+        cx = pd.DataFrame(d.complexes.drop(columns="geom")).reset_index(drop=True)
+        cx["id"] = _reserve(cur, "complex", len(cx))
+        complex_id = dict(zip(cx["complex_key"], cx["id"].tolist(), strict=True))
+        cx["community_id"] = _ids(cx["community_code"], area_id)
+        cx["property_company_id"] = _ids(cx["company_name"], company_id)
+        cx["built_year"] = _int(cx["built_year"])
+        cx["geom"] = _ewkb(d.complexes.geometry.values)
+        counts["complex"] = _copy(
+            cur,
+            "complex",
+            cx,
+            [
+                "id",
+                "name",
+                "community_id",
+                "property_company_id",
+                "management",
+                "owners_committee_since",
+                "party_org",
+                "red_property",
+                "built_year",
+                "source",
+                "source_ref",
+                "geom",
+            ],
+        )
+
+        # buildings
+        b = pd.DataFrame(d.buildings.drop(columns=["geom", "entrance"])).reset_index(drop=True)
+        b["id"] = _reserve(cur, "building", len(b))
+        building_id = dict(zip(b["building_key"], b["id"].tolist(), strict=True))
+        b["complex_id"] = _ids(b["complex_key"], complex_id)
+        b["community_id"] = _ids(b["community_code"], area_id)
+        for col in ("levels", "units", "households"):
+            b[col] = _int(b[col])
+        b["geom"] = _ewkb(d.buildings.geometry.values)
+        b["entrance"] = _ewkb(d.buildings["entrance"].values)
+        counts["building"] = _copy(
+            cur,
+            "building",
+            b,
+            [
+                "id",
+                "name",
+                "building_type",
+                "levels",
+                "units",
+                "households",
+                "households_estimated",
+                "households_method",
+                "complex_id",
+                "community_id",
+                "grid_code",
+                "source",
+                "source_ref",
+                "geom",
+                "entrance",
+            ],
+        )
+
+        # street network
+        nodes = pd.DataFrame(d.street_nodes.drop(columns="geom")).reset_index(drop=True)
+        nodes["id"] = _reserve(cur, "street_node", len(nodes))
+        node_id = dict(zip(nodes["node_key"].tolist(), nodes["id"].tolist(), strict=True))
+        nodes["component"] = _int(nodes["component"])
+        nodes["geom"] = _ewkb(d.street_nodes.geometry.values)
+        counts["street_node"] = _copy(cur, "street_node", nodes, ["id", "source_ref", "component", "geom"])
+        edges = pd.DataFrame(d.street_edges.drop(columns="geom")).reset_index(drop=True)
+        edges["source_node"] = _ids(edges["source_node_key"].tolist(), node_id)
+        edges["target_node"] = _ids(edges["target_node_key"].tolist(), node_id)
+        edges["geom"] = _ewkb(d.street_edges.geometry.values)
+        counts["street_edge"] = _copy(
+            cur,
+            "street_edge",
+            edges,
+            ["source_node", "target_node", "length_m", "name", "highway", "source", "source_ref", "geom"],
+        )
+
+        # stations
+        st = pd.DataFrame(d.stations.drop(columns="geom")).reset_index(drop=True)
+        st["community_id"] = _ids(st["community_code"], area_id)
+        st["complex_id"] = _ids(st["complex_key"], complex_id)
+        st["geom"] = _ewkb(d.stations.geometry.values)
+        counts["station"] = _copy(
+            cur,
+            "station",
+            st,
+            [
+                "name",
+                "kind",
+                "status",
+                "planned_on",
+                "building_since",
+                "opened_on",
+                "closed_on",
+                "service_radius_m",
+                "community_id",
+                "complex_id",
+                "source",
+                "source_ref",
+                "geom",
+            ],
+        )
+
+        # staff and assignments
+        sf = d.staff.reset_index(drop=True).copy()
+        sf["id"] = _reserve(cur, "staff", len(sf))
+        staff_id = dict(zip(sf["staff_key"].tolist(), sf["id"].tolist(), strict=True))
+        sf["department_id"] = _ids(sf["department_code"], dept_id)
+        sf["community_id"] = _ids(sf["community_code"], area_id)
+        counts["staff"] = _copy(
+            cur, "staff", sf, ["id", "name", "role", "phone", "department_id", "community_id", "active"]
+        )
+        a = d.assignments.reset_index(drop=True).copy()
+        a["staff_id"] = _ids(a["staff_key"].tolist(), staff_id)
+        ref = a["target_ref"].to_numpy(dtype=object, copy=True)
+        for kind, mapping in (("building", building_id), ("complex", complex_id)):
+            sel = (a["target_kind"] == kind).to_numpy()
+            ref[sel] = [str(mapping[k]) for k in ref[sel]]
+        a["target_ref"] = ref
+        counts["assignment"] = _copy(
+            cur, "assignment", a, ["staff_id", "target_kind", "target_ref", "valid_from", "valid_to"]
+        )
+
+        # incidents and their history
+        inc = pd.DataFrame(d.incidents.drop(columns="geom")).reset_index(drop=True)
+        inc["id"] = _reserve(cur, "incident", len(inc))
+        inc_ids = inc["id"].to_numpy()
+        inc["community_id"] = _ids(inc["community_code"], area_id)
+        inc["street_id"] = _ids(inc["street_code"], area_id)
+        inc["assignee_staff_id"] = _ids(inc["assignee_staff_key"].tolist(), staff_id)
+        inc["assignee_department_id"] = _ids(inc["assignee_department_code"], dept_id)
+        inc["satisfaction"] = _int(inc["satisfaction"])
+        inc["geom"] = _ewkb(d.incidents.geometry.values)
+        counts["incident"] = _copy(
+            cur,
+            "incident",
+            inc,
+            [
+                "id",
+                "idempotency_key",
+                "category_code",
+                "source",
+                "description",
+                "reporter_contact",
+                "reported_at",
+                "grid_code",
+                "community_id",
+                "street_id",
+                "level",
+                "assignee_staff_id",
+                "assignee_department_id",
+                "status",
+                "deadline_at",
+                "closed_at",
+                "satisfaction",
+                "geom",
+            ],
+        )
+        ev = d.incident_events.reset_index(drop=True).copy()
+        pos = pd.Index(inc["incident_key"]).get_indexer(ev["incident_key"])
+        if (pos < 0).any():
+            raise ValueError("incident_events refer to an incident_key that is not in incidents")
+        ev["incident_id"] = inc_ids[pos]
+        actor = ev["actor_staff_key"]
+        spos = pd.Index(sf["staff_key"]).get_indexer(actor.fillna(-1).to_numpy(dtype=np.int64))
+        ev["actor_staff_id"] = pd.array(np.where(spos >= 0, sf["id"].to_numpy()[spos], 0), dtype="Int64")
+        ev.loc[spos < 0, "actor_staff_id"] = pd.NA
+        counts["incident_event"] = _copy(
+            cur,
+            "incident_event",
+            ev,
+            ["incident_id", "action", "from_status", "to_status", "actor_staff_id", "at", "note"],
+        )
+    finally:
+        cur.close()
+    return counts
