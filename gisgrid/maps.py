@@ -302,6 +302,7 @@ _CSS = """
               color: #263238; text-align: center; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff;
               white-space: nowrap; pointer-events: none; }
   .gg-label small { color: #546e7a; font-size: 10px; }
+  .gg-far .gg-label-icon { display: none; }
 </style>
 """
 
@@ -334,6 +335,31 @@ class _HtmlControl(MacroElement):
         self.position = position
         self.css_class = css_class
 
+
+class _HideLabelsWhenFar(MacroElement):
+    """Community labels pile up when the whole district is in view: show them from ``min_zoom`` on."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            function toggle() {
+                map.getContainer().classList.toggle("gg-far", map.getZoom() < {{ this.min_zoom }});
+            }
+            map.on("zoomend", toggle);
+            map.whenReady(toggle);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, min_zoom: int) -> None:
+        super().__init__()
+        self._name = "HideLabelsWhenFar"
+        self.min_zoom = min_zoom
+
+
+LABEL_MIN_ZOOM = 14
 
 # --------------------------------------------------------------------------------------------------
 # Input handling
@@ -508,10 +534,12 @@ def build_overview_map(
     _HtmlControl(_legend_html(language), position="bottomright", css_class="gg-panel gg-legend").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
+    _HideLabelsWhenFar(LABEL_MIN_ZOOM).add_to(m)
+    # open on where people live (the communities), not on the whole district's fields and hills
     bounds_from = next(
         (
             layers[k]
-            for k in ("district", "street_areas", "communities", "complexes", "stations")
+            for k in ("communities", "street_areas", "complexes", "stations", "district")
             if not layers[k].empty
         ),
         None,
