@@ -600,7 +600,7 @@ def generate_district(
     i_lo, i_hi = math.floor((bminx - cx0) / CELL_W) - 1, math.ceil((bmaxx - cx0) / CELL_W) + 1
     j_lo, j_hi = math.floor((bminy - cy0) / CELL_H) - 1, math.ceil((bmaxy - cy0) / CELL_H) + 1
     gi, gj = np.meshgrid(np.arange(i_lo, i_hi + 1), np.arange(j_lo, j_hi + 1))
-    gi, gj = gi.ravel(), gj.ravel()
+    gi, gj = gi.ravel(), gj.ravel()  # type: ignore[assignment]
     ccx, ccy = cx0 + gi * CELL_W, cy0 + gj * CELL_H
     half_w, half_h = np.full(gi.size, CELL_W / 2), np.full(gi.size, CELL_H / 2)
     cell_rings = _rects(ccx, ccy, half_w, half_h, np.zeros(gi.size))
@@ -878,7 +878,7 @@ def _complexes(
             "source": SOURCE,
         }
     )
-    company = np.where(prof, np.asarray(comp_names, dtype=object)[rng.integers(0, n_comp, n)], None)
+    company = np.where(prof, np.asarray(comp_names, dtype=object)[rng.integers(0, n_comp, n)], None)  # type: ignore[call-overload]
     built = np.where(
         ctype == 0,
         rng.integers(1985, 2006, n),
@@ -1289,7 +1289,7 @@ def _incidents(
     dept_key = np.array([roster["dept_staff"].get(d, -1) for d in dept], dtype=np.int64)
     assignee = np.where(level_i <= 1, worker, roster["street_staff"][street])
     assignee = np.where(district, dept_key, assignee)
-    assignee_dept = np.where(district, dept, None)
+    assignee_dept = np.where(district, dept, None)  # type: ignore[call-overload]
 
     # timeline in seconds since the start of ``today`` (Asia/Shanghai); everything happens before it
     days = rng.integers(1, 366, n)
@@ -1379,7 +1379,7 @@ def _incidents(
     # events: one per valid stage, in order
     ei, ej = np.nonzero(valid)
     to_st = stage_names[stage[ei, ej]]
-    from_st = np.where(ej > 0, stage_names[stage[ei, np.maximum(ej - 1, 0)]], None)
+    from_st = np.where(ej > 0, stage_names[stage[ei, np.maximum(ej - 1, 0)]], None)  # type: ignore[call-overload]
     actor = np.full(ei.size, -1, dtype=np.int64)
     to_idx = stage[ei, ej]
     by_assignee = np.isin(to_idx, [3, 4, 5, 10])

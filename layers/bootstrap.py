@@ -95,7 +95,9 @@ def recorded_server(state_dir: Path) -> Server | None:
 
 def _record(state_dir: Path, server: Server) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
-    state_file(state_dir).write_text(json.dumps({"url": server.url, "origin": server.origin}, indent=2) + "\n")
+    state_file(state_dir).write_text(
+        json.dumps({"url": server.url, "origin": server.origin}, indent=2) + "\n"
+    )
 
 
 def find_local_server() -> Server | None:
@@ -139,7 +141,9 @@ def _free_port(preferred: int) -> int:
             except OSError:
                 continue
             return port
-    raise DatabaseUnavailableError("No free TCP port for a private PostgreSQL cluster (tried 5432, 55432–55531)")
+    raise DatabaseUnavailableError(
+        "No free TCP port for a private PostgreSQL cluster (tried 5432, 55432–55531)"
+    )
 
 
 def _as_cluster_owner(cmd: list[str]) -> list[str]:
@@ -176,8 +180,17 @@ def start_private_cluster(state_dir: Path, *, port: int | None = None, quiet: bo
         _say(f"Initialising a private PostgreSQL cluster in {pgdata} …", quiet)
         subprocess.run(
             _as_cluster_owner(
-                [str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                 "--locale=C.UTF-8"]
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -185,14 +198,28 @@ def start_private_cluster(state_dir: Path, *, port: int | None = None, quiet: bo
     port_file = state_dir / "private_port"
     if port is None:
         port = int(port_file.read_text()) if port_file.exists() else _free_port(5432)
-    status = subprocess.run(_as_cluster_owner([str(bindir / "pg_ctl"), "-D", str(pgdata), "status"]),
-                            capture_output=True)
+    status = subprocess.run(
+        _as_cluster_owner([str(bindir / "pg_ctl"), "-D", str(pgdata), "status"]), capture_output=True
+    )
     if status.returncode != 0:
         _say(f"Starting the private cluster on 127.0.0.1:{port} …", quiet)
         opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {rundir}"
         res = subprocess.run(
-            _as_cluster_owner([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", opts, "-w",
-                               "-t", "60", "start"]),
+            _as_cluster_owner(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(pgdata),
+                    "-l",
+                    str(log),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
             capture_output=True,
             text=True,
         )
@@ -206,7 +233,9 @@ def start_private_cluster(state_dir: Path, *, port: int | None = None, quiet: bo
         if _try_connect(url):
             return Server(url=url, origin="private")
         time.sleep(0.5)
-    raise DatabaseUnavailableError(f"The private cluster did not accept connections on port {port} (log: {log})")
+    raise DatabaseUnavailableError(
+        f"The private cluster did not accept connections on port {port} (log: {log})"
+    )
 
 
 def stop_private_cluster(state_dir: Path) -> bool:
@@ -226,9 +255,9 @@ def stop_private_cluster(state_dir: Path) -> bool:
 def find_server(state_dir: Path, *, env_url: str | None = None, quiet: bool = False) -> Server:
     """The server to use: the env URL, a running local server, or a private cluster (started if needed)."""
     if env_url:
-        if not _try_connect(make_url(env_url).set(database="postgres").render_as_string(False)) and not _try_connect(
-            env_url
-        ):
+        if not _try_connect(
+            make_url(env_url).set(database="postgres").render_as_string(False)
+        ) and not _try_connect(env_url):
             raise DatabaseUnavailableError(
                 f"GISGRID_DATABASE_URL is set but nothing answers there: {make_url(env_url)!r}",
                 field="GISGRID_DATABASE_URL",
@@ -317,7 +346,9 @@ def _install_postgis(package: str, *, quiet: bool) -> None:
     _say(f"PostGIS is missing: installing {package} with apt-get …", quiet)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=quiet, env=env)
-    res = subprocess.run(["apt-get", "install", "-y", "-qq", package], capture_output=True, text=True, env=env)
+    res = subprocess.run(
+        ["apt-get", "install", "-y", "-qq", package], capture_output=True, text=True, env=env
+    )
     if res.returncode != 0:
         raise DatabaseUnavailableError(
             f"apt-get could not install {package}: {res.stderr.strip()[-500:]}. Install it by hand ({how}).",
@@ -325,8 +356,9 @@ def _install_postgis(package: str, *, quiet: bool) -> None:
         )
 
 
-def database_url(state_dir: Path, *, test: bool = False, env_url: str | None = None,
-                 env_test_url: str | None = None) -> str:
+def database_url(
+    state_dir: Path, *, test: bool = False, env_url: str | None = None, env_test_url: str | None = None
+) -> str:
     """The URL of the gisgrid (or gisgrid_test) database, without starting anything."""
     if test and env_test_url:
         return env_test_url
@@ -342,8 +374,16 @@ def database_url(state_dir: Path, *, test: bool = False, env_url: str | None = N
     return server.database(TEST_DB if test else DEFAULT_DB)
 
 
-def up(state_dir: Path, *, env_url: str | None = None, env_test_url: str | None = None, test: bool = False,
-       migrate: bool = True, install: bool = True, quiet: bool = False) -> dict[str, str]:
+def up(
+    state_dir: Path,
+    *,
+    env_url: str | None = None,
+    env_test_url: str | None = None,
+    test: bool = False,
+    migrate: bool = True,
+    install: bool = True,
+    quiet: bool = False,
+) -> dict[str, str]:
     """Everything ``gisgrid db up`` does; returns what was set up, for ``--json``."""
     from layers.migrate import upgrade
 
@@ -351,7 +391,9 @@ def up(state_dir: Path, *, env_url: str | None = None, env_test_url: str | None 
     targets: list[tuple[str, str]] = []
     if env_url and not test:
         server = find_server(state_dir, env_url=env_url, quiet=quiet)
-        maintenance = Server(url=make_url(env_url).set(database="postgres").render_as_string(False), origin="env")
+        maintenance = Server(
+            url=make_url(env_url).set(database="postgres").render_as_string(False), origin="env"
+        )
         create_database(maintenance, str(make_url(env_url).database), quiet=quiet)
         targets.append(("database", env_url))
     elif test and env_test_url:
@@ -359,7 +401,9 @@ def up(state_dir: Path, *, env_url: str | None = None, env_test_url: str | None 
         targets.append(("test_database", env_test_url))
     else:
         server = find_server(state_dir, env_url=env_url, quiet=quiet)
-        base = Server(url=make_url(server.url).set(database="postgres").render_as_string(False), origin=server.origin)
+        base = Server(
+            url=make_url(server.url).set(database="postgres").render_as_string(False), origin=server.origin
+        )
         names = [TEST_DB] if test else [DEFAULT_DB, TEST_DB]
         for name in names:
             create_database(base, name, quiet=quiet)

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -15,14 +15,18 @@ from rich.table import Table
 from gisgrid.errors import GisgridError
 from layers.settings import Settings, get_settings
 
-app = typer.Typer(help="gisgrid — grid mapping, incidents and patrols on PostGIS.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="gisgrid — grid mapping, incidents and patrols on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Bring up and migrate the PostGIS database.", no_args_is_help=True)
 map_app = typer.Typer(help="Render maps to HTML files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(map_app, name="map")
 
 console = Console(stderr=True)
+Basemap = Literal["osm", "tianditu", "amap", "none"]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result on stdout.")]
 
 
@@ -64,8 +68,14 @@ def db_up(
     s = _settings()
     started = time.perf_counter()
     try:
-        result = bootstrap.up(Path(s.state_dir), env_url=s.database_url, env_test_url=s.test_database_url,
-                              test=test, install=install, quiet=as_json)
+        result = bootstrap.up(
+            Path(s.state_dir),
+            env_url=s.database_url,
+            env_test_url=s.test_database_url,
+            test=test,
+            install=install,
+            quiet=as_json,
+        )
     except GisgridError as exc:
         _fail(exc, as_json)
     result["seconds"] = f"{time.perf_counter() - started:.1f}"
@@ -92,8 +102,9 @@ def db_url(test: Annotated[bool, typer.Option("--test")] = False, as_json: JsonO
 
 
 @db_app.command("migrate")
-def db_migrate(revision: str = "head", test: Annotated[bool, typer.Option("--test")] = False,
-               as_json: JsonOpt = False) -> None:
+def db_migrate(
+    revision: str = "head", test: Annotated[bool, typer.Option("--test")] = False, as_json: JsonOpt = False
+) -> None:
     """Apply migrations up to REVISION (default: head)."""
     from layers import migrate
 
@@ -103,8 +114,9 @@ def db_migrate(revision: str = "head", test: Annotated[bool, typer.Option("--tes
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str, test: Annotated[bool, typer.Option("--test")] = False,
-                 as_json: JsonOpt = False) -> None:
+def db_downgrade(
+    revision: str, test: Annotated[bool, typer.Option("--test")] = False, as_json: JsonOpt = False
+) -> None:
     """Undo migrations down to REVISION ('base' removes every table)."""
     from layers import migrate
 
@@ -165,8 +177,12 @@ def demo(
     except GisgridError as exc:
         _fail(exc, as_json)
     summary = district.summary()
-    result = {"summary": summary, "loaded": counts, "users": logins,
-              "seconds": {"generate": round(t1 - t0, 1), "load": round(t2 - t1, 1)}}
+    result = {
+        "summary": summary,
+        "loaded": counts,
+        "users": logins,
+        "seconds": {"generate": round(t1 - t0, 1), "load": round(t2 - t1, 1)},
+    }
     if as_json:
         _emit(result, True)
         return
@@ -203,8 +219,16 @@ def serve(
     _url(s)  # fail early and clearly when no database is configured
     h, p = host or s.host, port or s.port
     console.print(f"gisgrid API on http://{h}:{p}/  map: http://{h}:{p}/map  docs: http://{h}:{p}/docs")
-    uvicorn.run("api.main:create_app", factory=True, host=h, port=p, workers=workers, loop="uvloop",
-                http="httptools", log_level="info")
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=h,
+        port=p,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="info",
+    )
 
 
 # ----------------------------------------------------------------------------------------- map
@@ -214,7 +238,7 @@ def serve(
 def map_render(
     what: Annotated[str, typer.Argument(help="Which map: 'overview'.")],
     out: Annotated[Path, typer.Argument(help="Output HTML file.")],
-    basemap: Annotated[str | None, typer.Option(help="osm, tianditu, amap or none.")] = None,
+    basemap: Annotated[Basemap | None, typer.Option(help="osm, tianditu, amap or none.")] = None,
     static_url: Annotated[str, typer.Option(help="Where the page finds the vendored assets.")] = "/static",
     as_json: JsonOpt = False,
 ) -> None:
@@ -232,9 +256,14 @@ def map_render(
         with make_sessionmaker(engine)() as session:
             layers = load_overview_layers(session)
         engine.dispose()
-        fmap = build_overview_map(**layers, static_url=static_url, basemap=basemap or s.basemap,
-                                  tianditu_key=s.tianditu_key, language=s.language,
-                                  synthetic=is_synthetic(layers))
+        fmap = build_overview_map(
+            **layers,
+            static_url=static_url,
+            basemap=basemap or s.basemap,
+            tianditu_key=s.tianditu_key,
+            language=s.language,
+            synthetic=is_synthetic(layers),
+        )
         out.write_text(render_html(fmap), encoding="utf-8")
     except GisgridError as exc:
         _fail(exc, as_json)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside environment=local
+DEV_SECRET = "dev-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("GISGRID_SECRET_KEY must be set to a private value when GISGRID_ENVIRONMENT=production")
+            raise ValueError(
+                "GISGRID_SECRET_KEY must be set to a private value when GISGRID_ENVIRONMENT=production"
+            )
         if self.basemap == "tianditu" and not self.tianditu_key:
             raise ValueError("GISGRID_BASEMAP=tianditu needs GISGRID_TIANDITU_KEY (the Tianditu 'tk' key)")
         return self

@@ -4,15 +4,15 @@ Importing this package registers every table on :data:`Base.metadata`, which Ale
 against the migrations.
 """
 
-from layers.models.base import Base
+from layers.models.accounts import AuditLog, User
 from layers.models.areas import AdminArea, Grid
+from layers.models.base import Base
 from layers.models.estate import Building, Complex, PropertyCompany
-from layers.models.stations import Station
-from layers.models.people import Assignment, Department, Staff
-from layers.models.streets import StreetEdge, StreetNode
 from layers.models.incidents import Incident, IncidentEvent
 from layers.models.patrols import PatrolCheckin, PatrolPlan
-from layers.models.accounts import AuditLog, User
+from layers.models.people import Assignment, Department, Staff
+from layers.models.stations import Station
+from layers.models.streets import StreetEdge, StreetNode
 
 __all__ = [
     "AdminArea",

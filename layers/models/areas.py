@@ -35,7 +35,9 @@ class AdminArea(Base):
     code: Mapped[str] = mapped_column(String(12), unique=True, comment="12-digit statistical division code")
     level: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
 

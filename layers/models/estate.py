@@ -37,14 +37,18 @@ class Complex(Base):
             "management <> 'professional' OR property_company_id IS NOT NULL",
             name="professional_needs_company",
         ),
-        CheckConstraint("management <> 'none' OR property_company_id IS NULL", name="unmanaged_has_no_company"),
+        CheckConstraint(
+            "management <> 'none' OR property_company_id IS NULL", name="unmanaged_has_no_company"
+        ),
         UniqueConstraint("source", "source_ref"),
         valid_geometry(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="SET NULL"), index=True
+    )
     property_company_id: Mapped[int | None] = mapped_column(
         ForeignKey("property_company.id", ondelete="SET NULL"), index=True
     )
@@ -54,7 +58,9 @@ class Complex(Base):
     red_property: Mapped[bool] = mapped_column(Boolean, server_default="false")
     built_year: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
-    source_ref: Mapped[str | None] = mapped_column(String(64), comment="id in the source, e.g. OSM way/relation id")
+    source_ref: Mapped[str | None] = mapped_column(
+        String(64), comment="id in the source, e.g. OSM way/relation id"
+    )
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
 
 
@@ -86,8 +92,12 @@ class Building(Base):
     households_estimated: Mapped[bool] = mapped_column(Boolean, server_default="false")
     households_method: Mapped[str] = mapped_column(String(16), server_default="supplied")
     complex_id: Mapped[int | None] = mapped_column(ForeignKey("complex.id", ondelete="SET NULL"), index=True)
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
-    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, comment="current grid (code is stable across versions)")
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="SET NULL"), index=True
+    )
+    grid_code: Mapped[str | None] = mapped_column(
+        String(15), index=True, comment="current grid (code is stable across versions)"
+    )
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64))
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)

@@ -33,13 +33,21 @@ class Incident(Base):
     description: Mapped[str] = mapped_column(Text, server_default="")
     photos: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     reporter_contact: Mapped[str | None] = mapped_column(String(100))
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"), index=True)
+    reported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()"), index=True
+    )
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"), index=True)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
-    street_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="SET NULL"), index=True
+    )
+    street_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="SET NULL"), index=True
+    )
     level: Mapped[str] = mapped_column(String(16), server_default="grid")
-    assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    assignee_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
     assignee_department_id: Mapped[int | None] = mapped_column(
         ForeignKey("department.id", ondelete="SET NULL"), index=True
     )
@@ -54,17 +62,19 @@ class IncidentEvent(Base):
     """One transition of an incident: who did what, when, from which status to which, and why."""
 
     __tablename__ = "incident_event"
-    __table_args__ = (
-        one_of("to_status", vocab.INCIDENT_STATUSES),
-    )
+    __table_args__ = (one_of("to_status", vocab.INCIDENT_STATUSES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
-    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
-    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), index=True
+    )
+    actor_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     note: Mapped[str] = mapped_column(Text, server_default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")

@@ -38,7 +38,11 @@ class PatrolCheckin(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
-    patrol_plan_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_plan.id", ondelete="SET NULL"), index=True)
+    patrol_plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patrol_plan.id", ondelete="SET NULL"), index=True
+    )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("building.id", ondelete="SET NULL"), index=True
+    )
     geom = mapped_column(geometry("POINT"), nullable=False)

@@ -33,8 +33,12 @@ class Staff(Base):
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32))
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"), index=True)
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id", ondelete="SET NULL"), index=True
+    )
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="SET NULL"), index=True
+    )
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
 
 
@@ -50,6 +54,8 @@ class Assignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     target_kind: Mapped[str] = mapped_column(String(16))
-    target_ref: Mapped[str] = mapped_column(String(64), index=True, comment="grid code, building id, street name, …")
+    target_ref: Mapped[str] = mapped_column(
+        String(64), index=True, comment="grid code, building id, street name, …"
+    )
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)

@@ -45,7 +45,9 @@ class Station(Base):
     opened_on: Mapped[date | None] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
     service_radius_m: Mapped[float] = mapped_column(Float, server_default="300")
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="SET NULL"), index=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="SET NULL"), index=True
+    )
     complex_id: Mapped[int | None] = mapped_column(ForeignKey("complex.id", ondelete="SET NULL"), index=True)
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64))

@@ -18,7 +18,9 @@ SCRATCH = "gisgrid_test_migrations"
 
 @pytest.fixture
 def empty_db(db_url: str) -> Iterator[str]:
-    server = bootstrap.Server(url=make_url(db_url).set(database="postgres").render_as_string(False), origin="test")
+    server = bootstrap.Server(
+        url=make_url(db_url).set(database="postgres").render_as_string(False), origin="test"
+    )
     bootstrap.drop_database(server, SCRATCH)
     bootstrap.create_database(server, SCRATCH, quiet=True)
     url = server.database(SCRATCH)
@@ -56,7 +58,9 @@ def test_every_geometry_column_has_a_gist_index(db_url: str) -> None:
     engine = create_engine(db_url)
     with engine.connect() as conn:
         columns = conn.execute(
-            text("SELECT f_table_name, f_geometry_column, srid FROM geometry_columns WHERE f_table_schema='public'")
+            text(
+                "SELECT f_table_name, f_geometry_column, srid FROM geometry_columns WHERE f_table_schema='public'"
+            )
         ).all()
         indexed = {
             (row.table, row.column)
@@ -72,7 +76,9 @@ def test_every_geometry_column_has_a_gist_index(db_url: str) -> None:
             )
         }
     engine.dispose()
-    assert len(columns) == 11  # admin_area, grid, complex, building ×2, station, street ×2, incident, patrol ×2
+    assert (
+        len(columns) == 11
+    )  # admin_area, grid, complex, building ×2, station, street ×2, incident, patrol ×2
     for table, column, srid in columns:
         assert srid == 4326, (table, column)
         assert (table, column) in indexed, f"{table}.{column} has no GiST index"
