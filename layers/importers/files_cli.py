@@ -1,0 +1,144 @@
+"""``gisgrid import layer KIND FILE`` and ``gisgrid export KIND FILE``, wired in by :func:`register`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from gisgrid.errors import GisgridError
+
+console = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result on stdout.")]
+
+
+def _fail(exc: GisgridError, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, default=str) + "\n")
+    else:
+        console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
+        problems = (exc.details or {}).get("problems") if isinstance(exc.details, dict) else None
+        for problem in (problems or [])[:20]:
+            console.print(f"  - {problem.get('message')}", highlight=False)
+        if problems and len(problems) > 20:
+            console.print(f"  … and {len(problems) - 20} more (use --json for all)")
+    raise typer.Exit(code=2)
+
+
+def _engine() -> Any:
+    from layers.db import make_engine, resolve_url
+    from layers.settings import get_settings
+
+    return make_engine(resolve_url(get_settings()))
+
+
+def import_layer_command(
+    kind: Annotated[str, typer.Argument(help="areas, buildings, complexes, stations, staff or incidents.")],
+    file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile (.shp or .zip) or CSV.")],
+    layer: Annotated[str | None, typer.Option(help="GeoPackage layer (or shapefile name in a zip).")] = None,
+    crs: Annotated[str | None, typer.Option(help="wgs84, cgcs2000, gcj02, bd09 or EPSG:nnnn.")] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", help="Map a column: 户数=households.")] = None,
+    fields: Annotated[
+        Path | None, typer.Option("--fields", help="YAML file mapping columns to fields.")
+    ] = None,
+    x: Annotated[str | None, typer.Option("--x", help="CSV longitude column.")] = None,
+    y: Annotated[str | None, typer.Option("--y", help="CSV latitude column.")] = None,
+    repair: Annotated[bool, typer.Option(help="Repair invalid polygons with make_valid.")] = False,
+    skip_invalid: Annotated[bool, typer.Option(help="Import the valid features, report the rest.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a layer file into the database — all of it in one transaction, or nothing."""
+    from gisgrid.readers import load_field_mapping, parse_field_options, read_layer
+    from layers.importers.files import import_layer
+
+    try:
+        mapping = load_field_mapping(fields) if fields else {}
+        mapping.update(parse_field_options(field))
+        with console.status(f"reading {file.name} …") if not as_json else _nothing():
+            gdf = read_layer(file, kind=kind, layer=layer, crs=crs, fields=mapping, x=x, y=y)
+        engine = _engine()
+        try:
+            report = import_layer(
+                engine,
+                gdf,
+                kind=kind,
+                source_name=file.name,
+                repair=repair,
+                skip_invalid=skip_invalid,
+                progress=not as_json,
+            )
+        finally:
+            engine.dispose()
+    except GisgridError as exc:
+        _fail(exc, as_json)
+    result = report.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    console.print(
+        f"{kind} from {file.name}: [green]{report.imported} imported[/green], {report.updated} updated, "
+        f"{result.get('unchanged', 0)} unchanged, {report.rejected} rejected, {report.repaired} repaired",
+        highlight=False,
+    )
+    if kind == "buildings":
+        methods = ", ".join(f"{n} by {m}" for m, n in sorted(report.estimated.items())) or "none"
+        console.print(f"households estimated: {sum(report.estimated.values())} ({methods})", highlight=False)
+    for problem in report.problems:
+        console.print(f"  [{problem.action}] {problem.message}", highlight=False)
+
+
+def export_command(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="areas, grids, buildings, complexes, stations, street_edges, incidents or staff."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="Output .geojson or .gpkg.")],
+    crs: Annotated[
+        str, typer.Option(help="wgs84, cgcs2000, gcj02 (Amap), bd09 (Baidu) or EPSG:nnnn.")
+    ] = "wgs84",
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a layer to GeoJSON or GeoPackage (GCJ-02/BD-09 files carry no CRS label)."""
+    from layers.export import export_layer
+
+    try:
+        engine = _engine()
+        try:
+            result = export_layer(engine, kind, file, crs=crs)
+        finally:
+            engine.dispose()
+    except GisgridError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        console.print(
+            f"wrote {result['features']} {kind} to {file} ({result['format']}, {result['crs']})",
+            highlight=False,
+        )
+
+
+class _nothing:  # noqa: N801 - a null context manager for --json runs
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def register(import_app: typer.Typer, export_app: typer.Typer) -> None:
+    """Add ``import layer KIND FILE`` to ``import_app`` and ``KIND FILE`` to ``export_app``.
+
+    ``export_app`` gets the command as its callback, so ``gisgrid export KIND FILE`` works once the lead
+    mounts it with ``app.add_typer(export_app, name="export")``.
+    """
+    import_app.command("layer")(import_layer_command)
+    export_app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})(
+        export_command
+    )
