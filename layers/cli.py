@@ -22,7 +22,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Bring up and migrate the PostGIS database.", no_args_is_help=True)
 map_app = typer.Typer(help="Render maps to HTML files.", no_args_is_help=True)
+import_app = typer.Typer(help="Import OSM extracts and GIS files into PostGIS (one transaction each).",
+                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
 app.add_typer(map_app, name="map")
 
 console = Console(stderr=True)
@@ -271,6 +274,15 @@ def map_render(
     if not as_json:
         console.print(f"wrote {out}")
 
+
+def _register_importers() -> None:
+    from layers.importers import files_cli, osm_cli
+
+    osm_cli.register(import_app)
+    files_cli.register(import_app, app)
+
+
+_register_importers()
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -132,13 +132,7 @@ class _nothing:  # noqa: N801 - a null context manager for --json runs
         return None
 
 
-def register(import_app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add ``import layer KIND FILE`` to ``import_app`` and ``KIND FILE`` to ``export_app``.
-
-    ``export_app`` gets the command as its callback, so ``gisgrid export KIND FILE`` works once the lead
-    mounts it with ``app.add_typer(export_app, name="export")``.
-    """
+def register(import_app: typer.Typer, app: typer.Typer) -> None:
+    """Add ``import layer KIND FILE`` to ``import_app`` and ``export KIND FILE`` to the top-level ``app``."""
     import_app.command("layer")(import_layer_command)
-    export_app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})(
-        export_command
-    )
+    app.command("export")(export_command)
