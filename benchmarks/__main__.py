@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from layers import bootstrap, migrate
 from layers.settings import get_settings
 
-MODULES = ("bench_demo",)
+MODULES = ("bench_demo", "bench_import")
 BENCH_DB = "gisgrid_bench"
 RESULTS = Path(__file__).parent / "results"
 
@@ -40,6 +40,7 @@ def main() -> None:
 
     ctx: dict[str, Any] = {"url": bench_database()}
     if args.quick:
+        ctx["quick"] = True
         ctx["demo_sizes"] = (20_000,)
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -45,9 +45,9 @@ def _main() -> None:
     module, name, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     importlib.import_module(module)
     # run as __main__, this module is not the benchmarks.harness the case registered with
-    from benchmarks.harness import CASES as registered
+    from benchmarks.harness import CASES as REGISTERED
 
-    result = registered[name](**params)
+    result = REGISTERED[name](**params)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     sys.stdout.write(json.dumps(result) + "\n")
 
