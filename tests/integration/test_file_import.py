@@ -409,18 +409,9 @@ def test_a_failure_after_writing_rolls_everything_back(
 
 
 def cli_app() -> typer.Typer:
-    from layers.importers.files_cli import register
+    """The real ``gisgrid`` command line, as the console script runs it."""
+    from layers.cli import app
 
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """gisgrid (test harness)."""
-
-    import_app, export_app = typer.Typer(), typer.Typer()
-    register(import_app, export_app)
-    app.add_typer(import_app, name="import")
-    app.add_typer(export_app, name="export")
     return app
 
 
