@@ -1,0 +1,935 @@
+"""The incident (事件) lifecycle as an explicit, pure state machine.
+
+A case goes 上报 → 立案 (or 不予立案) → 派遣 → 受理 → 处置 → 处置反馈 → 核查 → 结案 → 评价::
+
+    reported ─register→ registered ─dispatch→ dispatched ─accept→ accepted ─start→ in_progress
+       └─reject→ rejected                                                             │
+    rated ←rate─ closed ←close─ verified ←verify─ resolved ←──────────resolve──────────┘
+
+plus the side roads of grid governance: ``escalate`` (grid → community → street → district),
+``whistle`` (街道吹哨: call one or more departments, each of which must report — ``department_accept``,
+部门报到 — within a limit), ``fail_verification`` and ``reopen`` (核查不通过 or a dissatisfied rating
+sends the case back), and ``backlog`` (挂账) for overdue cases that cannot be fixed in time.
+
+Everything here is data plus pure functions. :func:`transition` takes an :class:`IncidentState`, an
+:class:`Action` and an :class:`Actor` and returns a :class:`Transition`: the new state and the
+``incident_event`` row to write. Nothing is read from a clock, a database or the environment; the
+caller passes ``at`` and, where the action needs one, the new ``deadline_at`` (computed with
+:func:`gisgrid.deadlines.deadline_for`).
+
+Checks, in this order (the first failure wins):
+
+1. **scope** — the actor's ``scope_code`` must cover the case's area (:func:`in_scope`);
+   otherwise :class:`~gisgrid.errors.PermissionDeniedError` (``rule='scope'``). Checked first so that
+   a caller outside the area learns nothing about the case.
+2. **legality** — the action must be legal from the case's status and pass the state's guards
+   (:data:`TRANSITIONS`, :func:`legal_actions`); otherwise :class:`~gisgrid.errors.ConflictError`
+   with ``rule='illegal transition'`` and ``details={'status', 'action', 'allowed', 'legal', 'reason'}``
+   where ``allowed`` lists what *this actor* may do now and ``legal`` what any role could.
+3. **role** — the actor's role must be in :data:`ROLE_TABLE` for the action, in
+   :data:`HANDLER_ROLES` for the case's level (accept/start/resolve), and patrol and department
+   handlers must be the assignee; otherwise :class:`~gisgrid.errors.PermissionDeniedError` naming
+   the rule (``'role table'``, ``'handler level'``, ``'assignee only'``, ``'whistled department only'``).
+4. **parameters** — e.g. ``satisfaction`` for ``rate``, ``deadline_at`` for ``dispatch``;
+   otherwise :class:`~gisgrid.errors.InvalidInputError` naming the field.
+
+Decisions worth knowing:
+
+* A resident's rating is recorded by a **dispatcher** from the callback (回访), as the 12345 hotlines
+  do; residents have no account role. Add a role to :data:`ROLE_TABLE` if residents rate in an app.
+* ``fail_verification`` keeps the case ``resolved`` with ``verification_failed=True`` (the vocabulary
+  has no separate status); from there only ``reopen`` (and whistles) can follow.
+* ``reopen`` and ``escalate`` of a case in hand go to ``dispatched`` with a new deadline; escalation
+  clears the assignee unless a new one is named (the higher level picks its handler).
+* ``whistle`` and ``department_accept`` do not change the status: the departments come to help the
+  case's handler. Their state lives in :attr:`IncidentState.whistles`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from gisgrid import vocab
+from gisgrid.errors import ConflictError, InvalidInputError, PermissionDeniedError
+
+__all__ = [
+    "ACTOR_ROLES",
+    "DEFAULT_POLICY",
+    "HANDLER_ROLES",
+    "LEVEL_UP",
+    "ROLE_TABLE",
+    "SYSTEM",
+    "TRANSITIONS",
+    "WHISTLE_KINDS",
+    "Action",
+    "Actor",
+    "IncidentState",
+    "Policy",
+    "Transition",
+    "Whistle",
+    "allowed_actions",
+    "area_level",
+    "in_scope",
+    "legal_actions",
+    "overdue_whistles",
+    "replay",
+    "report",
+    "transition",
+]
+
+
+class Action(enum.StrEnum):
+    """Everything that can happen to a case; the value is what ``incident_event.action`` stores."""
+
+    REPORT = "report"  # 上报 — creates the case (see :func:`report`), never a transition
+    REGISTER = "register"  # 立案
+    REJECT = "reject"  # 不予立案
+    DISPATCH = "dispatch"  # 派遣
+    ACCEPT = "accept"  # 受理
+    START = "start"  # 处置
+    RESOLVE = "resolve"  # 处置反馈
+    VERIFY = "verify"  # 核查通过
+    FAIL_VERIFICATION = "fail_verification"  # 核查不通过
+    CLOSE = "close"  # 结案
+    RATE = "rate"  # 评价
+    REOPEN = "reopen"  # 重新派遣 after a failed check or a dissatisfied rating
+    ESCALATE = "escalate"  # 上报上级 one level up
+    WHISTLE = "whistle"  # 吹哨
+    DEPARTMENT_ACCEPT = "department_accept"  # 报到
+    BACKLOG = "backlog"  # 挂账
+    FLAG_WHISTLE_OVERDUE = "flag_whistle_overdue"  # the scheduled job notes a department that did not come
+
+
+# -------------------------------------------------------------------------------------------------
+# Tables (data, not code)
+
+IN_HAND: Final = ("dispatched", "accepted", "in_progress")
+"""Statuses in which a handler holds the case; ``backlog`` is reachable only from these."""
+WHISTLE_STATUSES: Final = ("registered", "dispatched", "accepted", "in_progress", "backlog")
+"""Statuses in which departments can be whistled, report, and be flagged as overdue."""
+
+_MOVES: Final[Mapping[str, Mapping[Action, str]]] = {
+    "reported": {Action.REGISTER: "registered", Action.REJECT: "rejected"},
+    "registered": {Action.DISPATCH: "dispatched", Action.ESCALATE: "registered"},
+    "rejected": {},
+    "dispatched": {Action.ACCEPT: "accepted", Action.ESCALATE: "dispatched", Action.BACKLOG: "backlog"},
+    "accepted": {Action.START: "in_progress", Action.ESCALATE: "dispatched", Action.BACKLOG: "backlog"},
+    "in_progress": {Action.RESOLVE: "resolved", Action.ESCALATE: "dispatched", Action.BACKLOG: "backlog"},
+    "resolved": {
+        Action.VERIFY: "verified",
+        Action.FAIL_VERIFICATION: "resolved",
+        Action.REOPEN: "dispatched",
+    },
+    "verified": {Action.CLOSE: "closed"},
+    "closed": {Action.RATE: "rated"},
+    "rated": {Action.REOPEN: "dispatched"},
+    "backlog": {Action.START: "in_progress", Action.RESOLVE: "resolved"},
+}
+_WHISTLE_LOOPS: Final = (Action.WHISTLE, Action.DEPARTMENT_ACCEPT, Action.FLAG_WHISTLE_OVERDUE)
+TRANSITIONS: Final[Mapping[str, Mapping[Action, str]]] = {
+    status: {
+        **moves,
+        **({a: status for a in _WHISTLE_LOOPS} if status in WHISTLE_STATUSES else {}),
+    }
+    for status, moves in _MOVES.items()
+}
+"""status → action → target status, before guards. In the statuses of :data:`WHISTLE_STATUSES` the
+whistle actions are self-loops (the status does not change)."""
+
+ACTOR_ROLES: Final = (*vocab.USER_ROLES, "system")
+"""Who can act: the account roles plus ``system`` for the scheduled job."""
+
+ROLE_TABLE: Final[Mapping[Action, frozenset[str]]] = {
+    Action.REPORT: frozenset({"admin", "leader", "dispatcher", "patrol", "department", "system"}),
+    Action.REGISTER: frozenset({"admin", "dispatcher"}),
+    Action.REJECT: frozenset({"admin", "dispatcher"}),
+    Action.DISPATCH: frozenset({"admin", "dispatcher"}),
+    Action.ACCEPT: frozenset({"admin", "dispatcher", "patrol", "department"}),
+    Action.START: frozenset({"admin", "dispatcher", "patrol", "department"}),
+    Action.RESOLVE: frozenset({"admin", "dispatcher", "patrol", "department"}),
+    Action.VERIFY: frozenset({"admin", "dispatcher", "patrol"}),
+    Action.FAIL_VERIFICATION: frozenset({"admin", "dispatcher", "patrol"}),
+    Action.CLOSE: frozenset({"admin", "dispatcher"}),
+    Action.RATE: frozenset({"admin", "dispatcher"}),
+    Action.REOPEN: frozenset({"admin", "dispatcher"}),
+    Action.ESCALATE: frozenset({"admin", "dispatcher", "leader", "system"}),
+    Action.WHISTLE: frozenset({"admin", "dispatcher", "leader"}),
+    Action.DEPARTMENT_ACCEPT: frozenset({"admin", "dispatcher", "department"}),
+    Action.BACKLOG: frozenset({"admin", "dispatcher", "leader", "system"}),
+    Action.FLAG_WHISTLE_OVERDUE: frozenset({"admin", "system"}),
+}
+"""action → roles that may take it (before the level, assignee and scope rules).
+
+* dispatcher (community/street command centre): registers, rejects, dispatches, verifies, closes,
+  records ratings, reopens, escalates, whistles, backlogs; may handle community and street cases;
+* patrol (grid chief / worker): handles (accepts, starts, resolves) grid and community cases
+  assigned to them; verifies on site (核查);
+* department: handles district cases assigned to its department; reports when whistled;
+* leader: escalates, whistles (街道吹哨), backlogs;
+* planner: draws grids — no case actions;
+* admin: everything;
+* system (scheduled job): escalates or backlogs overdue cases, flags overdue whistles.
+"""
+
+HANDLER_ROLES: Final[Mapping[str, frozenset[str]]] = {
+    "grid": frozenset({"admin", "patrol"}),
+    "community": frozenset({"admin", "patrol", "dispatcher"}),
+    "street": frozenset({"admin", "dispatcher"}),
+    "district": frozenset({"admin", "department"}),
+}
+"""level → roles that may accept, start and resolve a case at that level."""
+HANDLER_ACTIONS: Final = frozenset({Action.ACCEPT, Action.START, Action.RESOLVE})
+
+LEVEL_UP: Final[Mapping[str, str]] = {"grid": "community", "community": "street", "street": "district"}
+WHISTLE_KINDS: Final = ("routine", "hard_case", "emergency")  # 日常哨 / 攻坚哨 / 应急哨
+
+_NOTE_REQUIRED: Final = frozenset({Action.REJECT, Action.FAIL_VERIFICATION, Action.REOPEN, Action.BACKLOG})
+_PARAMS: Final[Mapping[Action, frozenset[str]]] = {
+    Action.REGISTER: frozenset({"deadline_at", "level", "category_code"}),
+    Action.DISPATCH: frozenset({"deadline_at", "staff_id", "department_id"}),
+    Action.RATE: frozenset({"satisfaction"}),
+    Action.REOPEN: frozenset({"deadline_at", "staff_id", "department_id"}),
+    Action.ESCALATE: frozenset({"deadline_at", "staff_id", "department_id"}),
+    Action.WHISTLE: frozenset({"departments", "kind", "minutes"}),
+    Action.DEPARTMENT_ACCEPT: frozenset({"department_id"}),
+}
+"""action → the keyword parameters it takes; passing any other is an InvalidInputError."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configurable numbers of the machine (local practice, GLOSSARY "Case flow").
+
+    Parameters
+    ----------
+    reopen_max_satisfaction
+        A rating at or below this (default 2 of 5) allows ``reopen``.
+    whistle_minutes
+        Minutes a whistled department has to report, by whistle kind (one pilot: 30 for all).
+    max_auto_escalations
+        The scheduled job backlogs instead of escalating once a case has been escalated this many
+        times (``None``: escalate up to district level, then backlog).
+    """
+
+    reopen_max_satisfaction: int = 2
+    whistle_minutes: Mapping[str, int] = field(
+        default_factory=lambda: {"routine": 30, "hard_case": 30, "emergency": 30}
+    )
+    max_auto_escalations: int | None = None
+
+
+DEFAULT_POLICY: Final = Policy()
+
+
+# -------------------------------------------------------------------------------------------------
+# Scope
+
+_CODE = re.compile(r"^[0-9]{12}([0-9]{3})?$")
+
+
+def area_level(code: str) -> str:
+    """The level of a 12-digit statistical code (or a 15-digit grid code) from its zero suffix.
+
+    >>> area_level("370403000000"), area_level("370403002000"), area_level("370403002001")
+    ('district', 'street', 'community')
+    >>> area_level("370403002001003")
+    'grid'
+    """
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise InvalidInputError(
+            f"area code {code!r} must be 12 digits (or 15 for a grid)",
+            field="scope_code",
+            feature=code,
+            rule="12-digit statistical code or 15-digit grid code",
+        )
+    if len(code) == 15:
+        return "grid"
+    if code[6:] == "000000":
+        return "district"
+    if code[9:] == "000":
+        return "street"
+    return "community"
+
+
+_SIGNIFICANT = {"district": 6, "street": 9, "community": 12, "grid": 15}
+
+
+def in_scope(scope_code: str | None, area_code: str | None) -> bool:
+    """Whether an actor whose scope is ``scope_code`` may act on something at ``area_code``.
+
+    ``None`` scope means everywhere. A district scope covers codes with the same first 6 digits, a
+    street scope the same first 9, a community scope all 12 (and the community's grids), a grid scope
+    (15 digits) only that grid. An area coarser than the scope (a street-level case for a community
+    actor) or missing (``None``) is outside any non-``None`` scope.
+
+    >>> in_scope("370403002000", "370403002001"), in_scope("370403002001", "370403002000")
+    (True, False)
+    """
+    if scope_code is None:
+        return True
+    need = _SIGNIFICANT[area_level(scope_code)]
+    if area_code is None:
+        return False
+    have = _SIGNIFICANT[area_level(area_code)]
+    return have >= need and area_code[:need] == scope_code[:need]
+
+
+# -------------------------------------------------------------------------------------------------
+# Values
+
+
+def _aware(value: Any, name: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(
+            f"{name} must be a timezone-aware datetime", field=name, feature=value, rule="aware datetime"
+        )
+    return value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an account's role and ids, or the scheduled job (``role='system'``).
+
+    ``scope_code`` is the 12-digit area the account answers for (15 digits for a grid), ``None`` for
+    everywhere (admin, system, district departments).
+    """
+
+    role: str
+    user_id: int | None = None
+    staff_id: int | None = None
+    department_id: int | None = None
+    scope_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ACTOR_ROLES:
+            raise InvalidInputError(
+                f"role {self.role!r} is not one of {', '.join(ACTOR_ROLES)}",
+                field="role",
+                feature=self.role,
+                rule="role in USER_ROLES or 'system'",
+            )
+        if self.scope_code is not None:
+            area_level(self.scope_code)
+
+
+SYSTEM: Final = Actor(role="system")
+"""The scheduled job (:func:`gisgrid.deadlines.tick`)."""
+
+
+@dataclass(frozen=True)
+class Whistle:
+    """One department called to a case: when, of what kind, by when it must report, and whether it did."""
+
+    department_id: int
+    kind: str
+    whistled_at: dt.datetime
+    due_at: dt.datetime
+    accepted_at: dt.datetime | None = None
+    flagged_at: dt.datetime | None = None  # when the scheduled job recorded it as overdue
+
+    @property
+    def pending(self) -> bool:
+        return self.accepted_at is None
+
+    def overdue(self, now: dt.datetime) -> bool:
+        """Pending and past its due time."""
+        return self.accepted_at is None and now > self.due_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "department_id": self.department_id,
+            "kind": self.kind,
+            "whistled_at": _iso(self.whistled_at),
+            "due_at": _iso(self.due_at),
+            "accepted_at": _iso(self.accepted_at),
+            "flagged_at": _iso(self.flagged_at),
+        }
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    """What the machine needs of an ``incident`` row (plus whistles and counters from its events).
+
+    The first fields mirror ``incident`` columns; ``community_code`` and ``street_code`` are the
+    12-digit codes of the row's ``community_id`` / ``street_id``. ``whistles``,
+    ``verification_failed``, ``escalations`` and ``reopens`` are not columns: they follow from the
+    case's ``incident_event`` rows (each event's ``data`` carries them).
+    """
+
+    id: int | None
+    status: str
+    level: str
+    category_code: str
+    reported_at: dt.datetime
+    grid_code: str | None = None
+    community_code: str | None = None
+    street_code: str | None = None
+    assignee_staff_id: int | None = None
+    assignee_department_id: int | None = None
+    deadline_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    satisfaction: int | None = None
+    whistles: tuple[Whistle, ...] = ()
+    verification_failed: bool = False
+    escalations: int = 0
+    reopens: int = 0
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("status", vocab.INCIDENT_STATUSES), ("level", vocab.INCIDENT_LEVELS)):
+            if getattr(self, name) not in allowed:
+                raise InvalidInputError(
+                    f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}",
+                    field=name,
+                    feature=self.id,
+                    rule=f"{name} in vocab",
+                )
+        if not re.fullmatch(r"[0-9]{5}", str(self.category_code)):
+            raise InvalidInputError(
+                "category_code must be 5 digits", field="category_code", feature=self.id, rule="5-digit code"
+            )
+        _aware(self.reported_at, "reported_at")
+        for name in ("deadline_at", "closed_at"):
+            if getattr(self, name) is not None:
+                _aware(getattr(self, name), name)
+        if self.satisfaction is not None and not 1 <= self.satisfaction <= 5:
+            raise InvalidInputError(
+                "satisfaction must be 1–5",
+                field="satisfaction",
+                feature=self.id,
+                rule="1 <= satisfaction <= 5",
+            )
+        for code in (self.grid_code, self.community_code, self.street_code):
+            if code is not None:
+                area_level(code)
+
+    @property
+    def area_code(self) -> str | None:
+        """The most specific area code known: grid, else community, else street."""
+        return self.grid_code or self.community_code or self.street_code
+
+    @property
+    def pending_whistles(self) -> tuple[Whistle, ...]:
+        return tuple(w for w in self.whistles if w.pending)
+
+    def as_row(self) -> dict[str, Any]:
+        """The ``incident`` columns this state sets (for the database layer's UPDATE)."""
+        return {
+            "status": self.status,
+            "level": self.level,
+            "category_code": self.category_code,
+            "assignee_staff_id": self.assignee_staff_id,
+            "assignee_department_id": self.assignee_department_id,
+            "deadline_at": self.deadline_at,
+            "closed_at": self.closed_at,
+            "satisfaction": self.satisfaction,
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outcome of :func:`transition`: the state before and after, and the event row to insert.
+
+    ``event`` has the ``incident_event`` columns: ``incident_id, action, from_status, to_status,
+    actor_user_id, actor_staff_id, at, note, data``; ``data`` is JSON-ready (ISO datetimes) and always
+    holds ``actor_role``, plus what the action changed (``level``, ``deadline_at``, ``assignee_*``,
+    ``satisfaction``, ``whistles``, ``arrival_minutes``, …).
+    """
+
+    before: IncidentState | None
+    after: IncidentState
+    event: dict[str, Any]
+
+    @property
+    def action(self) -> Action:
+        return Action(self.event["action"])
+
+
+def overdue_whistles(state: IncidentState, now: dt.datetime) -> tuple[Whistle, ...]:
+    """Whistles still waiting for their department after their due time."""
+    _aware(now, "now")
+    return tuple(w for w in state.whistles if w.overdue(now))
+
+
+def _is_overdue(state: IncidentState, at: dt.datetime) -> bool:
+    return state.deadline_at is not None and at > state.deadline_at
+
+
+# -------------------------------------------------------------------------------------------------
+# Legality
+
+
+def _guard(state: IncidentState, action: Action, at: dt.datetime | None, policy: Policy) -> str | None:
+    """Why ``action`` is not possible from ``state`` although its status has the move, or None."""
+    if action is Action.ESCALATE and state.level not in LEVEL_UP:
+        return "the case is already at district level"
+    if action in (Action.VERIFY, Action.FAIL_VERIFICATION) and state.verification_failed:
+        return "the verification failed; reopen the case"
+    if action is Action.REOPEN:
+        if state.status == "resolved" and not state.verification_failed:
+            return "reopen after a failed verification"
+        if state.status == "rated" and (state.satisfaction or 5) > policy.reopen_max_satisfaction:
+            return f"reopen only after a rating of {policy.reopen_max_satisfaction} or less"
+    if action is Action.DEPARTMENT_ACCEPT and not state.pending_whistles:
+        return "no department is waiting to report"
+    if at is not None:
+        if action is Action.BACKLOG and not _is_overdue(state, at):
+            return "backlog only when the case is overdue"
+        if action is Action.FLAG_WHISTLE_OVERDUE and not any(
+            w.overdue(at) and w.flagged_at is None for w in state.whistles
+        ):
+            return "no unflagged overdue whistle"
+    return None
+
+
+def legal_actions(
+    state: IncidentState, *, at: dt.datetime | None = None, policy: Policy = DEFAULT_POLICY
+) -> list[Action]:
+    """Actions the state allows, whoever acts, in :class:`Action` order.
+
+    Time guards (backlog, overdue whistles) need ``at``; without it they are taken as met.
+    """
+    moves = TRANSITIONS[state.status]
+    return [a for a in Action if a in moves and _guard(state, a, at, policy) is None]
+
+
+def _permission_problem(state: IncidentState, action: Action, actor: Actor) -> tuple[str, str] | None:
+    """(rule, message) if the actor's role may not take ``action`` on this case, else None."""
+    if actor.role not in ROLE_TABLE[action]:
+        roles = ", ".join(sorted(ROLE_TABLE[action]))
+        return "role table", f"role {actor.role!r} may not {action.value}; allowed roles: {roles}"
+    if action in HANDLER_ACTIONS:
+        if actor.role not in HANDLER_ROLES[state.level]:
+            roles = ", ".join(sorted(HANDLER_ROLES[state.level]))
+            return "handler level", f"a {state.level}-level case is handled by {roles}, not {actor.role!r}"
+        if actor.role == "patrol" and state.assignee_staff_id not in (None, actor.staff_id):
+            return "assignee only", "only the assigned grid worker may handle this case"
+        if actor.role == "department" and (
+            state.assignee_department_id is None or state.assignee_department_id != actor.department_id
+        ):
+            return "assignee only", "only the assigned department may handle this case"
+    if (
+        action is Action.DEPARTMENT_ACCEPT
+        and actor.role == "department"
+        and actor.department_id not in {w.department_id for w in state.pending_whistles}
+    ):
+        return (
+            "whistled department only",
+            "this department was not whistled for the case (or already reported)",
+        )
+    return None
+
+
+def allowed_actions(
+    state: IncidentState,
+    actor: Actor,
+    *,
+    at: dt.datetime | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> list[Action]:
+    """The actions ``actor`` may take on ``state`` now (empty if the case is outside their scope).
+
+    Parameters are not checked (an action listed here can still fail for a missing ``deadline_at``).
+    Time guards need ``at``; without it they are taken as met.
+    """
+    if not in_scope(actor.scope_code, state.area_code):
+        return []
+    return [
+        a for a in legal_actions(state, at=at, policy=policy) if _permission_problem(state, a, actor) is None
+    ]
+
+
+# -------------------------------------------------------------------------------------------------
+# Transition
+
+
+def _require(params: Mapping[str, Any], name: str, action: Action) -> Any:
+    if params.get(name) is None:
+        raise InvalidInputError(
+            f"{action.value} needs {name}", field=name, rule=f"{name} required for {action.value}"
+        )
+    return params[name]
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            f"{name} must be a positive integer id", field=name, feature=value, rule="id > 0"
+        )
+    return value
+
+
+def _deadline(params: Mapping[str, Any], action: Action, at: dt.datetime) -> dt.datetime:
+    deadline = _aware(_require(params, "deadline_at", action), "deadline_at")
+    if deadline <= at:
+        raise InvalidInputError(
+            "deadline_at must be after the action's time", field="deadline_at", rule="deadline_at > at"
+        )
+    return deadline
+
+
+def transition(
+    state: IncidentState,
+    action: Action | str,
+    actor: Actor,
+    *,
+    at: dt.datetime,
+    note: str = "",
+    policy: Policy = DEFAULT_POLICY,
+    **params: Any,
+) -> Transition:
+    """Apply ``action`` by ``actor`` at ``at`` to ``state``; pure.
+
+    Parameters
+    ----------
+    state, action, actor
+        The case, what is done, who does it.
+    at
+        When (timezone-aware). Time guards (``backlog`` only when overdue, overdue whistles) use it.
+    note
+        Free text for the event; required for ``reject``, ``fail_verification``, ``reopen`` and
+        ``backlog`` (the reason).
+    policy
+        The configurable numbers (:class:`Policy`).
+    **params
+        What the action takes (anything else is an error):
+
+        ``register``: ``deadline_at`` (to dispatch by), ``level``, ``category_code`` (corrections);
+        ``dispatch``: ``deadline_at`` (required), ``staff_id`` and/or ``department_id`` (one required);
+        ``rate``: ``satisfaction`` 1–5; ``reopen``, ``escalate``: ``deadline_at`` (required) and
+        optionally a new ``staff_id`` / ``department_id``; ``whistle``: ``departments`` (ids),
+        ``kind`` (routine/hard_case/emergency, default routine), ``minutes`` (default from policy);
+        ``department_accept``: ``department_id`` (required unless the actor is that department).
+
+    Returns
+    -------
+    Transition
+
+    Raises
+    ------
+    PermissionDeniedError
+        The case is outside the actor's scope, or the role may not take the action here.
+    ConflictError
+        The action is not legal from the state (``rule='illegal transition'``, allowed ones listed),
+        or a whistle repeats a department still pending.
+    InvalidInputError
+        A parameter is missing, unknown or out of range, or ``at`` is naive.
+    """
+    at = _aware(at, "at")
+    try:
+        action = Action(action)
+    except ValueError:
+        raise InvalidInputError(
+            f"unknown action {action!r}", field="action", feature=action, rule="action in Action"
+        ) from None
+    if not in_scope(actor.scope_code, state.area_code):
+        raise PermissionDeniedError(
+            f"case {state.id} at {state.area_code} is outside the actor's scope {actor.scope_code}",
+            field="scope_code",
+            feature=state.id,
+            rule="scope",
+            details={"scope_code": actor.scope_code, "area_code": state.area_code},
+        )
+    target = TRANSITIONS[state.status].get(action)
+    reason = "no such move from this status" if target is None else _guard(state, action, at, policy)
+    if target is None or reason is not None:
+        raise ConflictError(
+            f"cannot {action.value} a case that is {state.status}: {reason}",
+            field="action",
+            feature=state.id,
+            rule="illegal transition",
+            details={
+                "status": state.status,
+                "action": action.value,
+                "reason": reason,
+                "allowed": [a.value for a in allowed_actions(state, actor, at=at, policy=policy)],
+                "legal": [a.value for a in legal_actions(state, at=at, policy=policy)],
+            },
+        )
+    problem = _permission_problem(state, action, actor)
+    if problem is not None:
+        raise PermissionDeniedError(
+            problem[1],
+            field="role",
+            feature=state.id,
+            rule=problem[0],
+            details={"role": actor.role, "action": action.value, "level": state.level},
+        )
+    extra = set(params) - _PARAMS.get(action, frozenset())
+    if extra:
+        name = sorted(extra)[0]
+        raise InvalidInputError(
+            f"{action.value} does not take {', '.join(sorted(extra))}",
+            field=name,
+            rule=f"parameters of {action.value}: {', '.join(sorted(_PARAMS.get(action, ()))) or 'none'}",
+        )
+    if action in _NOTE_REQUIRED and not note.strip():
+        raise InvalidInputError(
+            f"{action.value} needs a note giving the reason", field="note", rule="reason required"
+        )
+
+    after, data = _apply(state, action, actor, target, at, policy, params)
+    data = {"actor_role": actor.role, **data}
+    event = {
+        "incident_id": state.id,
+        "action": action.value,
+        "from_status": state.status,
+        "to_status": after.status,
+        "actor_user_id": actor.user_id,
+        "actor_staff_id": actor.staff_id,
+        "at": at,
+        "note": note,
+        "data": data,
+    }
+    return Transition(before=state, after=after, event=event)
+
+
+def _assignee(
+    params: Mapping[str, Any], *, required: bool, action: Action
+) -> tuple[int | None, int | None, bool]:
+    staff, dept = params.get("staff_id"), params.get("department_id")
+    if staff is not None:
+        _positive_int(staff, "staff_id")
+    if dept is not None:
+        _positive_int(dept, "department_id")
+    if required and staff is None and dept is None:
+        raise InvalidInputError(
+            f"{action.value} needs staff_id or department_id",
+            field="staff_id",
+            rule="an assignee is required",
+        )
+    return staff, dept, staff is not None or dept is not None
+
+
+def _apply(
+    state: IncidentState,
+    action: Action,
+    actor: Actor,
+    target: str,
+    at: dt.datetime,
+    policy: Policy,
+    params: Mapping[str, Any],
+) -> tuple[IncidentState, dict[str, Any]]:
+    data: dict[str, Any] = {}
+    changes: dict[str, Any] = {"status": target}
+
+    if action is Action.REGISTER:
+        if params.get("level") is not None:
+            if params["level"] not in vocab.INCIDENT_LEVELS:
+                raise InvalidInputError(
+                    f"level must be one of {', '.join(vocab.INCIDENT_LEVELS)}",
+                    field="level",
+                    rule="level in vocab",
+                )
+            changes["level"] = data["level"] = params["level"]
+        if params.get("category_code") is not None:
+            if not re.fullmatch(r"[0-9]{5}", str(params["category_code"])):
+                raise InvalidInputError(
+                    "category_code must be 5 digits", field="category_code", rule="5-digit code"
+                )
+            changes["category_code"] = data["category_code"] = str(params["category_code"])
+        if params.get("deadline_at") is not None:
+            changes["deadline_at"] = _deadline(params, action, at)
+    elif action is Action.DISPATCH:
+        changes["deadline_at"] = _deadline(params, action, at)
+        staff, dept, _ = _assignee(params, required=True, action=action)
+        changes.update(assignee_staff_id=staff, assignee_department_id=dept)
+    elif action is Action.ESCALATE:
+        changes["deadline_at"] = _deadline(params, action, at)
+        staff, dept, named = _assignee(params, required=False, action=action)
+        changes.update(
+            level=LEVEL_UP[state.level],
+            escalations=state.escalations + 1,
+            assignee_staff_id=staff if named else None,
+            assignee_department_id=dept if named else None,
+        )
+        data.update(from_level=state.level, level=changes["level"])
+    elif action is Action.REOPEN:
+        changes["deadline_at"] = _deadline(params, action, at)
+        staff, dept, named = _assignee(params, required=False, action=action)
+        if named:
+            changes.update(assignee_staff_id=staff, assignee_department_id=dept)
+        changes.update(
+            verification_failed=False, reopens=state.reopens + 1, closed_at=None, satisfaction=None
+        )
+        data["previous_satisfaction"] = state.satisfaction
+    elif action is Action.FAIL_VERIFICATION:
+        changes["verification_failed"] = True
+    elif action is Action.CLOSE:
+        changes["closed_at"] = at
+    elif action is Action.RATE:
+        sat = _require(params, "satisfaction", action)
+        if isinstance(sat, bool) or not isinstance(sat, int) or not 1 <= sat <= 5:
+            raise InvalidInputError(
+                "satisfaction must be an integer 1–5",
+                field="satisfaction",
+                feature=sat,
+                rule="1 <= satisfaction <= 5",
+            )
+        changes["satisfaction"] = data["satisfaction"] = sat
+    elif action is Action.WHISTLE:
+        changes["whistles"] = _whistle(state, at, policy, params)
+        data["departments"] = [w.department_id for w in changes["whistles"][len(state.whistles) :]]
+        data["kind"] = params.get("kind") or "routine"
+    elif action is Action.DEPARTMENT_ACCEPT:
+        dept = (
+            actor.department_id if actor.role == "department" else _require(params, "department_id", action)
+        )
+        dept = _positive_int(dept, "department_id")
+        if actor.role == "department" and params.get("department_id") not in (None, dept):
+            raise InvalidInputError(
+                "a department reports for itself", field="department_id", rule="department_id = actor's"
+            )
+        whistles = list(state.whistles)
+        idx = next((i for i, w in enumerate(whistles) if w.pending and w.department_id == dept), None)
+        if idx is None:
+            raise ConflictError(
+                f"department {dept} has no pending whistle on this case",
+                field="department_id",
+                feature=state.id,
+                rule="whistled department only",
+                details={"pending": [w.department_id for w in state.pending_whistles]},
+            )
+        w = whistles[idx]
+        whistles[idx] = replace(w, accepted_at=at)
+        changes["whistles"] = tuple(whistles)
+        data.update(
+            department_id=dept,
+            whistled_at=_iso(w.whistled_at),
+            arrival_minutes=round((at - w.whistled_at).total_seconds() / 60.0, 1),
+            on_time=at <= w.due_at,
+        )
+    elif action is Action.FLAG_WHISTLE_OVERDUE:
+        due = [w.overdue(at) and w.flagged_at is None for w in state.whistles]
+        flagged = [w.department_id for w, d in zip(state.whistles, due, strict=True) if d]
+        changes["whistles"] = tuple(
+            replace(w, flagged_at=at) if d else w for w, d in zip(state.whistles, due, strict=True)
+        )
+        data["departments"] = flagged
+
+    after = replace(state, **changes)
+    for name in ("deadline_at", "assignee_staff_id", "assignee_department_id", "closed_at"):
+        if getattr(after, name) != getattr(state, name):
+            value = getattr(after, name)
+            data[name] = _iso(value) if isinstance(value, dt.datetime) else value
+    if action in (Action.WHISTLE, Action.DEPARTMENT_ACCEPT, Action.FLAG_WHISTLE_OVERDUE):
+        data["whistles"] = [w.to_dict() for w in after.whistles]
+    return after, data
+
+
+def _whistle(
+    state: IncidentState, at: dt.datetime, policy: Policy, params: Mapping[str, Any]
+) -> tuple[Whistle, ...]:
+    departments = params.get("departments")
+    if isinstance(departments, int | str) or not isinstance(departments, Sequence | set | frozenset):
+        raise InvalidInputError(
+            "departments must be a list of department ids", field="departments", rule="non-empty list of ids"
+        )
+    ids = [_positive_int(d, "departments") for d in departments]
+    if not ids or len(set(ids)) != len(ids):
+        raise InvalidInputError(
+            "departments must be a non-empty list without repeats",
+            field="departments",
+            rule="non-empty, unique",
+        )
+    kind = params.get("kind") or "routine"
+    if kind not in WHISTLE_KINDS:
+        raise InvalidInputError(
+            f"kind must be one of {', '.join(WHISTLE_KINDS)}", field="kind", feature=kind, rule="whistle kind"
+        )
+    minutes = params.get("minutes")
+    if minutes is None:
+        minutes = policy.whistle_minutes[kind]
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
+        raise InvalidInputError(
+            "minutes must be positive", field="minutes", feature=minutes, rule="minutes > 0"
+        )
+    pending = {w.department_id for w in state.pending_whistles}
+    if again := sorted(set(ids) & pending):
+        raise ConflictError(
+            f"departments {again} were whistled already and have not reported",
+            field="departments",
+            feature=state.id,
+            rule="department already whistled",
+            details={"pending": sorted(pending)},
+        )
+    due = at + dt.timedelta(minutes=minutes)
+    return state.whistles + tuple(Whistle(d, kind, at, due) for d in ids)
+
+
+def report(
+    *,
+    actor: Actor,
+    at: dt.datetime,
+    category_code: str,
+    level: str = "grid",
+    incident_id: int | None = None,
+    reported_at: dt.datetime | None = None,
+    grid_code: str | None = None,
+    community_code: str | None = None,
+    street_code: str | None = None,
+    deadline_at: dt.datetime | None = None,
+    note: str = "",
+) -> Transition:
+    """Create a case (上报): the first state, ``reported``, and its ``report`` event (``from_status=None``).
+
+    ``deadline_at`` is when it must be registered (1 working hour by default practice; see
+    :func:`gisgrid.deadlines.deadline_for` with ``stage='dispatch'``). Scope is not checked: anyone
+    may report anywhere; the role must be in ``ROLE_TABLE[Action.REPORT]``.
+    """
+    at = _aware(at, "at")
+    if actor.role not in ROLE_TABLE[Action.REPORT]:
+        raise PermissionDeniedError(
+            f"role {actor.role!r} may not report a case",
+            field="role",
+            rule="role table",
+            details={"role": actor.role, "action": Action.REPORT.value},
+        )
+    state = IncidentState(
+        id=incident_id,
+        status="reported",
+        level=level,
+        category_code=category_code,
+        reported_at=reported_at or at,
+        grid_code=grid_code,
+        community_code=community_code,
+        street_code=street_code,
+        deadline_at=deadline_at,
+    )
+    event = {
+        "incident_id": incident_id,
+        "action": Action.REPORT.value,
+        "from_status": None,
+        "to_status": "reported",
+        "actor_user_id": actor.user_id,
+        "actor_staff_id": actor.staff_id,
+        "at": at,
+        "note": note,
+        "data": {"actor_role": actor.role, "level": level, "deadline_at": _iso(deadline_at)},
+    }
+    return Transition(before=None, after=state, event=event)
+
+
+def replay(
+    state: IncidentState, steps: Iterable[tuple[Action | str, Actor, dt.datetime, dict[str, Any]]]
+) -> list[Transition]:
+    """Apply several ``(action, actor, at, params)`` steps in order; the transitions made.
+
+    ``params`` may hold ``note``; the rest go to :func:`transition`. Handy for tests and demo data.
+    """
+    out: list[Transition] = []
+    for action, actor, at, params in steps:
+        kw = dict(params)
+        note = kw.pop("note", "")
+        step = transition(state, action, actor, at=at, note=note, **kw)
+        out.append(step)
+        state = step.after
+    return out
