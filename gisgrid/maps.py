@@ -727,3 +727,346 @@ __all__ = [
     "use_local_assets",
     "vendor_assets",
 ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The grid map: grids coloured by households against the window, labels, problem locations
+# --------------------------------------------------------------------------------------------------
+
+#: Household classes of a grid, in legend order.
+GRID_CLASSES: tuple[str, ...] = ("under", "in_range", "over")
+GRID_STYLES: dict[str, dict[str, Any]] = {
+    "under": {"color": "#1565c0", "weight": 1.5, "fillColor": "#64b5f6", "fillOpacity": 0.5},
+    "in_range": {"color": "#2e7d32", "weight": 1.5, "fillColor": "#81c784", "fillOpacity": 0.45},
+    "over": {"color": "#b71c1c", "weight": 1.5, "fillColor": "#e57373", "fillOpacity": 0.5},
+}
+PROBLEM_STYLES: dict[str, dict[str, Any]] = {
+    "error": {"color": "#d50000", "weight": 3, "dashArray": "6 4", "fillColor": "#ff1744", "fillOpacity": 0.35},
+    "warning": {"color": "#ff6f00", "weight": 2.5, "dashArray": "4 4", "fillColor": "#ffab00",
+                "fillOpacity": 0.3},
+}
+#: Problems whose location is a whole grid: drawn as a dashed outline only, so the household colour shows.
+OUTLINE_ONLY_RULES: frozenset[str] = frozenset({"households_out_of_range", "sliver", "duplicate_code"})
+BUILDING_STYLE = {"color": "#616161", "weight": 0.8, "fillColor": "#9e9e9e", "fillOpacity": 0.35}
+
+_GRID_TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "网格划分图",
+        "grids": "网格",
+        "grid_labels": "网格编号与户数",
+        "buildings": "楼栋",
+        "problems": "校验问题",
+        "households": "户数",
+        "household_classes": "网格户数",
+        "under": "少于{min}户",
+        "in_range": "{min}–{max}户",
+        "over": "多于{max}户",
+        "error": "错误",
+        "warning": "提示",
+        "rule": "规则",
+        "message": "说明",
+        "code": "网格编号",
+        "version": "版本",
+        "unit": "户",
+        "summary": "{n}个网格，{ok}个户数达标，{p}个问题",
+    },
+    "en": {
+        "title": "Grid map",
+        "grids": "Grids",
+        "grid_labels": "Grid codes and households",
+        "buildings": "Buildings",
+        "problems": "Validation problems",
+        "households": "Households",
+        "household_classes": "Households per grid",
+        "under": "under {min}",
+        "in_range": "{min}–{max}",
+        "over": "over {max}",
+        "error": "Error",
+        "warning": "Warning",
+        "rule": "Rule",
+        "message": "Message",
+        "code": "Grid code",
+        "version": "Version",
+        "unit": "hh",
+        "summary": "{n} grids, {ok} within the household window, {p} problem(s)",
+    },
+}
+
+#: The validation rules as a planner reads them (English: the identifier, spaced).
+PROBLEM_RULES_ZH: dict[str, str] = {
+    "invalid_geometry": "几何无效",
+    "duplicate_code": "编号重复",
+    "households_out_of_range": "户数超出范围",
+    "non_contiguous": "网格不连续",
+    "overlap": "网格重叠",
+    "gap": "未覆盖空隙",
+    "outside_community": "超出社区边界",
+    "building_unassigned": "楼栋未入网格",
+    "building_in_several": "楼栋跨多个网格",
+    "complex_split": "小区被拆分",
+    "sliver": "狭长或过小网格",
+}
+
+
+def grid_class(households: float, min_households: int, max_households: int) -> str:
+    """``"under"``, ``"in_range"`` or ``"over"`` for a grid's households (the window is inclusive)."""
+    if households < min_households:
+        return "under"
+    if households > max_households:
+        return "over"
+    return "in_range"
+
+
+def _problems_frame(problems: Any) -> gpd.GeoDataFrame:
+    """Problems (``GridProblem`` objects or a GeoJSON FeatureCollection) as a GeoDataFrame with a location."""
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    if isinstance(problems, Mapping):
+        for feature in problems.get("features", []):
+            if feature.get("geometry") is None:
+                continue
+            props = feature.get("properties") or {}
+            rows.append(
+                {
+                    "rule": props.get("rule", ""),
+                    "severity": props.get("severity", "error"),
+                    "message": props.get("message", ""),
+                    "codes": ", ".join(props.get("grid_codes") or []),
+                }
+            )
+            geoms.append(shapely.geometry.shape(feature["geometry"]))
+    else:
+        for p in problems or []:
+            if p.geometry is None or p.geometry.is_empty:
+                continue
+            rows.append(
+                {"rule": p.rule, "severity": p.severity, "message": p.message, "codes": ", ".join(p.grid_codes)}
+            )
+            geoms.append(p.geometry)
+    if not rows:
+        return gpd.GeoDataFrame({"rule": [], "severity": [], "message": [], "codes": []}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=4326)
+
+
+def _rule_name(rule: str, language: str) -> str:
+    if language == "zh-CN":
+        return PROBLEM_RULES_ZH.get(rule, rule)
+    return rule.replace("_", " ")
+
+
+def build_grid_map(
+    *,
+    grids: gpd.GeoDataFrame,
+    problems: Any = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    min_households: int = 300,
+    max_households: int = 500,
+    static_url: str = "/static",
+    basemap: Basemap = "none",
+    tianditu_key: str | None = None,
+    language: Language = "zh-CN",
+    title: str | None = None,
+    coord_transform: CoordTransform | None = None,
+) -> folium.Map:
+    """The planner's grid map: grids coloured by households against the window, labels, problems.
+
+    Parameters
+    ----------
+    grids
+        Grid polygons (EPSG:4326 or another CRS, reprojected) with ``code`` and ``households``
+        (optionally ``version``).
+    problems
+        Validation problems to highlight: a list of :class:`gisgrid.validate.GridProblem` or the GeoJSON
+        of :func:`gisgrid.validate.problems_to_geojson`. Errors are drawn red and dashed, warnings orange;
+        point locations (e.g. where a geometry is invalid) as circles.
+    buildings
+        Footprints drawn thin and grey under the grids (optional).
+    min_households, max_households
+        The window: grids below are blue, inside green, above red — one GeoJSON layer per class
+        (PITFALLS.md: no per-feature style switch).
+    static_url, basemap, tianditu_key, language, coord_transform
+        As for :func:`build_overview_map`.
+    """
+    if basemap not in BASEMAPS:
+        raise InvalidInputError(
+            f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}", field="basemap", rule="one of"
+        )
+    if language not in LANGUAGES:
+        raise InvalidInputError(
+            f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}", field="language",
+            rule="one of",
+        )
+    text = _GRID_TEXT[language]
+    g = _prepare(grids, "grids")
+    b = _prepare(buildings, "buildings")
+    p = _problems_frame(problems)
+    if basemap == "amap":
+        shift = coord_transform or gcj02_from_wgs84
+        g, b, p = _shift(g, shift), _shift(b, shift), _shift(p, shift)
+
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, location=[35.0, 105.0], zoom_start=4)
+    use_local_assets(m, static_url)
+    setattr(m, "_gisgrid_language", language)  # noqa: B010 - read by render_html for <html lang>
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(Element(_CSS), name="gisgrid_css")
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
+    if basemap == "none":
+        root.header.add_child(
+            Element(f"<style>.leaflet-container {{ background: {PLAIN_BACKGROUND}; }}</style>"),
+            name="gisgrid_plain_background",
+        )
+    _add_basemap(m, basemap, tianditu_key, language)
+
+    if not b.empty:
+        folium.GeoJson(
+            _features(b, {}), name=text["buildings"], style_function=_style(BUILDING_STYLE), smooth_factor=1.0
+        ).add_to(m)
+
+    households = (
+        gpd.pd.to_numeric(g["households"], errors="coerce").fillna(0).astype(int).tolist()
+        if "households" in g else [0] * len(g)
+    )
+    classes = [grid_class(h, min_households, max_households) for h in households]
+    codes = _column(g, "code")
+    versions = _column(g, "version")
+    counts = {c: classes.count(c) for c in GRID_CLASSES}
+    group = folium.FeatureGroup(name=text["grids"])
+    for cls in GRID_CLASSES:
+        rows = [i for i, c in enumerate(classes) if c == cls]
+        if not rows:
+            continue
+        folium.GeoJson(
+            _features(
+                g.iloc[rows],
+                {
+                    "code": [codes[i] for i in rows],
+                    "households": [str(households[i]) for i in rows],
+                    "version": [versions[i] for i in rows],
+                    "grid_class": [cls] * len(rows),
+                },
+            ),
+            style_function=_style(GRID_STYLES[cls]),
+            tooltip=folium.GeoJsonTooltip(
+                ["code", "households", "version"], aliases=[text["code"], text["households"], text["version"]]
+            ),
+            control=False,
+        ).add_to(group)
+    group.add_to(m)
+
+    labels = folium.FeatureGroup(name=text["grid_labels"])
+    for point, code, hh, cls in zip(g.geometry.representative_point(), codes, households, classes, strict=True):
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(
+                html=(
+                    f'<div class="gg-label gg-grid-label gg-{cls}"><small>{code}</small><br>'
+                    f"<b>{hh}</b> {html.escape(text['unit'])}</div>"
+                ),
+                class_name="gg-label-icon",
+                icon_size=(130, 32),
+                icon_anchor=(65, 16),
+            ),
+            interactive=False,
+        ).add_to(labels)
+    labels.add_to(m)
+
+    if not p.empty:
+        _add_problems(m, p, language)
+
+    if title is None:
+        title = text["title"]
+    root.title = title
+    summary = text["summary"].format(n=len(g), ok=counts["in_range"], p=len(p))
+    _HtmlControl(
+        f"{html.escape(title)}<div class='gg-grid-summary'><small>{html.escape(summary)}</small></div>",
+        position="topright",
+        css_class="gg-panel gg-title",
+    ).add_to(m)
+    _HtmlControl(
+        _grid_legend_html(language, min_households, max_households, counts, p),
+        position="bottomright",
+        css_class="gg-panel gg-legend",
+    ).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _HideLabelsWhenFar(LABEL_MIN_ZOOM).add_to(m)
+    bounds_from = next((x for x in (g, b, p) if not x.empty), None)
+    if bounds_from is not None:
+        minx, miny, maxx, maxy = bounds_from.total_bounds
+        m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding=(10, 10))
+    return m
+
+
+def _add_problems(m: folium.Map, p: gpd.GeoDataFrame, language: str) -> None:
+    text = _GRID_TEXT[language]
+    group = folium.FeatureGroup(name=text["problems"])
+    kinds = gpd.pd.Series(
+        [
+            "point" if t in ("Point", "MultiPoint") else "outline" if rule in OUTLINE_ONLY_RULES else "area"
+            for t, rule in zip(p.geometry.geom_type, p["rule"], strict=True)
+        ],
+        index=p.index,
+    )
+    severities = p["severity"].where(p["severity"].isin(tuple(PROBLEM_STYLES)), "error")
+    rules = [html.escape(_rule_name(r, language)) for r in p["rule"]]
+    messages = _column(p, "message")
+    codes = _column(p, "codes")
+    for severity in ("warning", "error"):  # errors drawn last, on top
+        for kind in ("outline", "area", "point"):
+            rows = np.flatnonzero(((severities == severity) & (kinds == kind)).to_numpy())
+            if not len(rows):
+                continue
+            feats = _features(
+                p.iloc[rows],
+                {
+                    "rule": [rules[i] for i in rows],
+                    "codes": [codes[i] for i in rows],
+                    "message": [messages[i] for i in rows],
+                    "severity": [severity] * len(rows),
+                },
+            )
+            style = dict(PROBLEM_STYLES[severity])
+            if kind == "point":
+                style = {"color": style["color"], "fillColor": style["fillColor"], "fillOpacity": 0.8,
+                         "weight": 2}
+            elif kind == "outline":
+                style["fillOpacity"] = 0.0
+            folium.GeoJson(
+                feats,
+                marker=folium.CircleMarker(radius=8) if kind == "point" else None,
+                style_function=_style(style),
+                tooltip=folium.GeoJsonTooltip(
+                    ["rule", "codes", "message"], aliases=[text["rule"], text["code"], text["message"]]
+                ),
+                control=False,
+            ).add_to(group)
+    group.add_to(m)
+
+
+def _grid_legend_html(
+    language: str, min_households: int, max_households: int, counts: Mapping[str, int], p: gpd.GeoDataFrame
+) -> str:
+    text = _GRID_TEXT[language]
+    parts = [f"<h6>{html.escape(text['household_classes'])}</h6>"]
+    for cls in GRID_CLASSES:
+        s = GRID_STYLES[cls]
+        label = text[cls].format(min=min_households, max=max_households)
+        parts.append(
+            f'<div class="row-item gg-class-{cls}"><span class="gg-swatch" style="background:{s["fillColor"]};'
+            f'border-color:{s["color"]}"></span>{html.escape(label)} ({counts.get(cls, 0)})</div>'
+        )
+    if not p.empty:
+        parts.append(f"<h6>{html.escape(text['problems'])}</h6>")
+        for severity in ("error", "warning"):
+            s = PROBLEM_STYLES[severity]
+            n = int((p["severity"] == severity).sum())
+            if not n:
+                continue
+            parts.append(
+                f'<div class="row-item"><span class="gg-swatch" style="background:{s["fillColor"]};'
+                f'border-color:{s["color"]};border-style:dashed"></span>{html.escape(text[severity])} ({n})</div>'
+            )
+    return "".join(parts)
+
+
+__all__ += ["GRID_CLASSES", "GRID_STYLES", "PROBLEM_STYLES", "build_grid_map", "grid_class"]

@@ -22,8 +22,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Bring up and migrate the PostGIS database.", no_args_is_help=True)
 map_app = typer.Typer(help="Render maps to HTML files.", no_args_is_help=True)
-import_app = typer.Typer(help="Import OSM extracts and GIS files into PostGIS (one transaction each).",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import OSM extracts and GIS files into PostGIS (one transaction each).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(map_app, name="map")
@@ -239,13 +240,29 @@ def serve(
 
 @map_app.command("render")
 def map_render(
-    what: Annotated[str, typer.Argument(help="Which map: 'overview'.")],
+    what: Annotated[str, typer.Argument(help="Which map: 'overview' or 'grids'.")],
     out: Annotated[Path, typer.Argument(help="Output HTML file.")],
     basemap: Annotated[Basemap | None, typer.Option(help="osm, tianditu, amap or none.")] = None,
     static_url: Annotated[str, typer.Option(help="Where the page finds the vendored assets.")] = "/static",
+    community: Annotated[str | None, typer.Option(help="grids: only this community (12-digit code).")] = None,
+    minimum: Annotated[int, typer.Option("--min", help="grids: fewest households per grid.")] = 300,
+    maximum: Annotated[int, typer.Option("--max", help="grids: most households per grid.")] = 500,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a map to an HTML file (the assets are referenced under --static-url)."""
+    if what == "grids":
+        from layers.grids_cli import render_grids_command
+
+        render_grids_command(
+            out,
+            community=community,
+            basemap=basemap,
+            static_url=static_url,
+            minimum=minimum,
+            maximum=maximum,
+            as_json=as_json,
+        )
+        return
     from gisgrid.errors import InvalidInputError
     from gisgrid.maps import build_overview_map, render_html
     from layers.db import make_engine, make_sessionmaker
@@ -254,7 +271,7 @@ def map_render(
     s = _settings()
     try:
         if what != "overview":
-            raise InvalidInputError(f"unknown map {what!r}; available: overview", field="what")
+            raise InvalidInputError(f"unknown map {what!r}; available: overview, grids", field="what")
         engine = make_engine(_url(s))
         with make_sessionmaker(engine)() as session:
             layers = load_overview_layers(session)
@@ -275,14 +292,16 @@ def map_render(
         console.print(f"wrote {out}")
 
 
-def _register_importers() -> None:
+def _register_subcommands() -> None:
+    from layers import grids_cli
     from layers.importers import files_cli, osm_cli
 
     osm_cli.register(import_app)
     files_cli.register(import_app, app)
+    grids_cli.register(app, map_app)
 
 
-_register_importers()
+_register_subcommands()
 
 if __name__ == "__main__":  # pragma: no cover
     app()
