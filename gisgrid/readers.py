@@ -1116,9 +1116,10 @@ def validate_features(
                 out = out.drop(columns=spec.name)
             continue
         values: list[Any] = [None] * len(out)
-        column = out[spec.name] if spec.name in out.columns else None
+        # a plain list: indexing a Series per element cost more than the checks themselves
+        column = out[spec.name].tolist() if spec.name in out.columns else [None] * len(out)
         for i in range(len(out)):
-            raw = column.iat[i] if column is not None else None
+            raw = column[i]
             if _is_missing(raw):
                 if spec.required:
                     c.reject(

@@ -250,26 +250,31 @@ _COMMUNITY = (
 
 
 def _link_spatial(cur: Any, report: ImportReport, table: str, point: str) -> None:
-    """Fill ``community_id`` (and ``complex_id`` where the table has it) from what covers the feature."""
-    match = f"{table}.source = i.source AND {table}.source_ref = i.source_ref"
-    _link(
-        cur,
-        report,
-        "community",
-        f"""
-        UPDATE {table} SET community_id = ({_COMMUNITY.format(point=point)})
-        FROM _import i WHERE {match} AND {table}.community_id IS NULL
-          AND EXISTS ({_COMMUNITY.format(point=point)})""",
-    )
+    """Fill ``community_id`` (and ``complex_id`` where the table has it) from what covers the feature.
+
+    ``point`` is an SQL expression over ``{table}`` (e.g. ``ST_PointOnSurface(building.geom)``). Each
+    feature's point is computed once and joined to the covering areas through their GiST index; the
+    smallest id wins when areas overlap.
+    """
+    targets = [("community", "admin_area", "AND a.level = 'community'")]
     if table in ("building", "station"):
-        inside = f"SELECT c.id FROM complex c WHERE ST_Covers(c.geom, {point}) ORDER BY c.id LIMIT 1"
+        targets.append(("complex", "complex", ""))
+    for name, area_table, condition in targets:
+        column = f"{name}_id"
         _link(
             cur,
             report,
-            "complex",
+            name,
             f"""
-            UPDATE {table} SET complex_id = ({inside})
-            FROM _import i WHERE {match} AND {table}.complex_id IS NULL AND EXISTS ({inside})""",
+            WITH pts AS MATERIALIZED (
+                SELECT {table}.id, {point} AS pt FROM {table}
+                JOIN _import i ON {table}.source = i.source AND {table}.source_ref = i.source_ref
+                WHERE {table}.{column} IS NULL),
+            found AS (
+                SELECT DISTINCT ON (pts.id) pts.id, a.id AS area_id FROM pts
+                JOIN {area_table} a ON a.geom && pts.pt AND ST_Covers(a.geom, pts.pt) {condition}
+                ORDER BY pts.id, a.id)
+            UPDATE {table} SET {column} = found.area_id FROM found WHERE {table}.id = found.id""",
         )
 
 
@@ -333,6 +338,7 @@ def _write_areas(
 def _write_buildings(
     conn: Connection, gdf: gpd.GeoDataFrame, report: ImportReport, skip: bool, progress: bool
 ) -> None:
+    entrances = shapely.point_on_surface(np.asarray(gdf.geometry.values, dtype=object))
     source, ref = _sources(gdf["id"])
     frame = pd.DataFrame(
         {
@@ -346,7 +352,7 @@ def _write_buildings(
             "households_estimated": gdf["households_estimated"].to_numpy(),
             "households_method": gdf["households_method"].to_numpy(),
             "geom": _ewkb(gdf.geometry.values),
-            "entrance": _ewkb(shapely.point_on_surface(np.asarray(gdf.geometry.values, dtype=object))),
+            "entrance": _ewkb(entrances),
         }
     )
     cols = [
@@ -360,6 +366,12 @@ def _write_buildings(
         "geom",
     ]
     with _cursor(conn) as cur:
+        links = _locate(cur, entrances)
+        for column, values in links.items():
+            frame[column] = pd.array(values, dtype="Int64") if column != "grid_code" else values.to_numpy()
+        report.extra.setdefault("linked", {}).update(
+            {c.removesuffix("_id").removesuffix("_code"): int(v.notna().sum()) for c, v in links.items()}
+        )
         _copy_temp(
             cur,
             "buildings",
@@ -376,37 +388,77 @@ def _write_buildings(
                 "households_method": "text",
                 "geom": "geometry(MultiPolygon, 4326)",
                 "entrance": "geometry(Point, 4326)",
+                "community_id": "integer",
+                "complex_id": "integer",
+                "grid_code": "varchar(15)",
             },
             progress,
         )
-        # the entrance follows the footprint only when the footprint changed (a hand-placed one survives)
-        _upsert(
-            cur,
-            f"""
-            INSERT INTO building AS t ({", ".join(cols)}, entrance, source, source_ref)
-            SELECT {", ".join(cols)}, entrance, source, source_ref FROM _import ORDER BY pos
+        # the entrance follows the footprint only when the footprint changed (a hand-placed one survives);
+        # links found now fill only what the row lacks, so a hand-made link survives a re-import
+        sql = f"""
+            INSERT INTO building AS t ({", ".join(cols)}, entrance, source, source_ref, community_id,
+                                       complex_id, grid_code)
+            SELECT {", ".join(cols)}, entrance, source, source_ref, community_id, complex_id, grid_code
+            FROM _import ORDER BY pos
             ON CONFLICT (source, source_ref) {_set_clause("t", cols)}
-            RETURNING (t.xmax = 0)""".replace(
-                "geom = EXCLUDED.geom",
-                "geom = EXCLUDED.geom, entrance = CASE WHEN "
-                f"{_geom_changed('t.geom', 'EXCLUDED.geom')} THEN EXCLUDED.entrance ELSE t.entrance END",
-            ),
-            len(frame),
-            report,
+            RETURNING (t.xmax = 0)"""
+        sql = sql.replace(
+            "geom = EXCLUDED.geom",
+            "geom = EXCLUDED.geom, entrance = CASE WHEN "
+            f"{_geom_changed('t.geom', 'EXCLUDED.geom')} THEN EXCLUDED.entrance ELSE t.entrance END, "
+            "community_id = COALESCE(t.community_id, EXCLUDED.community_id), "
+            "complex_id = COALESCE(t.complex_id, EXCLUDED.complex_id), "
+            "grid_code = COALESCE(t.grid_code, EXCLUDED.grid_code)",
+            1,
         )
-        point = "ST_PointOnSurface(building.geom)"
-        _link_spatial(cur, report, "building", point)
+        _upsert(cur, sql, len(frame), report)
+        # unchanged rows that lack a link found now (e.g. their complex was imported after them)
         _link(
             cur,
             report,
-            "grid",
-            f"""
-            UPDATE building SET grid_code = (SELECT g.code FROM grid g WHERE g.valid_to IS NULL
-                                             AND ST_Covers(g.geom, {point}) ORDER BY g.id LIMIT 1)
-            FROM _import i WHERE building.source = i.source AND building.source_ref = i.source_ref
-              AND building.grid_code IS NULL
-              AND EXISTS (SELECT 1 FROM grid g WHERE g.valid_to IS NULL AND ST_Covers(g.geom, {point}))""",
+            "filled",
+            """
+            UPDATE building b SET community_id = COALESCE(b.community_id, i.community_id),
+                complex_id = COALESCE(b.complex_id, i.complex_id), grid_code = COALESCE(b.grid_code, i.grid_code)
+            FROM _import i WHERE b.source = i.source AND b.source_ref = i.source_ref
+              AND ((b.community_id IS NULL AND i.community_id IS NOT NULL)
+                OR (b.complex_id IS NULL AND i.complex_id IS NOT NULL)
+                OR (b.grid_code IS NULL AND i.grid_code IS NOT NULL))""",
         )
+
+
+def _locate(cur: Any, points: np.ndarray) -> dict[str, pd.Series]:
+    """The community, complex and current grid covering each point, found before anything is written.
+
+    The areas near the points are read once and matched with a shapely STRtree (vectorised, prepared
+    geometries), so the upsert writes each building once with its links. Updating the building rows
+    afterwards rewrote every row and its seven index entries once per link (3.9 s instead of ~0.2 s for
+    14,000 buildings); a join in SQL re-prepared the area polygon for every point. The smallest id wins
+    where areas overlap; ``None`` where nothing covers the point.
+    """
+    minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(points))
+    envelope = f"ST_MakeEnvelope({minx!r}, {miny!r}, {maxx!r}, {maxy!r}, 4326)"
+    out: dict[str, pd.Series] = {}
+    for name, sql in (
+        ("community_id", f"SELECT id, id, ST_AsBinary(geom) FROM admin_area WHERE level = 'community'"
+                         f" AND geom && {envelope}"),
+        ("complex_id", f"SELECT id, id, ST_AsBinary(geom) FROM complex WHERE geom && {envelope}"),
+        ("grid_code", f"SELECT id, code, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL AND geom && {envelope}"),
+    ):
+        cur.execute(sql)
+        rows = cur.fetchall()
+        values = pd.Series([None] * len(points), dtype=object)
+        if rows:
+            order = np.asarray([r[0] for r in rows])
+            found = np.asarray([r[1] for r in rows], dtype=object)
+            tree = shapely.STRtree(shapely.from_wkb([bytes(r[2]) for r in rows]))
+            point_idx, area_idx = tree.query(points, predicate="covered_by")
+            best = pd.DataFrame({"p": point_idx, "rank": order[area_idx], "a": area_idx}).sort_values(["p", "rank"])
+            best = best.drop_duplicates("p")
+            values.iloc[best["p"].to_numpy()] = found[best["a"].to_numpy()]
+        out[name] = values
+    return out
 
 
 def _write_complexes(

@@ -402,7 +402,7 @@ def test_a_failure_after_writing_rolls_everything_back(
     def broken(*args: Any) -> None:
         raise InvalidInputError("boom", rule="test")
 
-    monkeypatch.setattr(files_module, "_link_spatial", broken)
+    monkeypatch.setattr(files_module, "_link", broken)  # runs after the rows are written
     with pytest.raises(InvalidInputError, match="boom"):
         run(seeded, write_gpkg(tmp_path / "b.gpkg", buildings_frame()), "buildings")
     assert counts(seeded) == before
