@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from api import pages
 from api.errors import add_exception_handlers
-from api.routers import auth, grids, health, layers, users
+from api.routers import auth, grids, health, kpis, layers, users
 from layers.db import make_engine, make_sessionmaker, resolve_url
 from layers.settings import Settings, get_settings
 
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(layers.router)
     app.include_router(grids.router)
+    app.include_router(kpis.router)
     app.include_router(pages.router)
     _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1070,3 +1070,247 @@ def _grid_legend_html(
 
 
 __all__ += ["GRID_CLASSES", "GRID_STYLES", "PROBLEM_STYLES", "build_grid_map", "grid_class"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The incident heat map: where cases cluster, by category class and period
+# --------------------------------------------------------------------------------------------------
+
+import csv  # noqa: E402 - the imports of the heat map section, kept with it (appended module)
+import importlib.resources  # noqa: E402
+
+from folium.plugins import HeatMap  # noqa: E402
+
+#: leaflet.heat from npm (vendored by scripts/vendor_assets.sh), under ``{static_url}/``.
+HEAT_JS: tuple[str, str] = ("leaflet-heat.js", "vendor/leaflet.heat/leaflet-heat.js")
+#: Stops of the heat colour ramp (also drawn as the legend's bar), low → high density.
+HEAT_GRADIENT: dict[float, str] = {0.4: "#2c7bb6", 0.6: "#00a6ca", 0.7: "#90eb9d", 0.8: "#f9d057", 1.0: "#d7191c"}
+HEAT_RADIUS = 18
+HEAT_BLUR = 14
+#: Zoom at which one case reaches full intensity (leaflet.heat scales intensity by 2^(zoom − max_zoom)).
+HEAT_MAX_ZOOM = 18
+HEAT_DECIMALS = 5  # ~1 m: enough for a heat map, and keeps the page small
+
+_HEAT_TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "事件热力图",
+        "all": "全部事件",
+        "all_categories": "全部类别",
+        "category": "类别",
+        "period": "时段",
+        "whole_period": "全部时间",
+        "count": "{n}件",
+        "none": "该条件下没有事件",
+        "density": "事件密度",
+        "low": "少",
+        "high": "多",
+        "classes": "按大类",
+        "communities": "社区",
+    },
+    "en": {
+        "title": "Incident heat map",
+        "all": "All incidents",
+        "all_categories": "All categories",
+        "category": "Category",
+        "period": "Period",
+        "whole_period": "All time",
+        "count": "{n} cases",
+        "none": "No incidents match",
+        "density": "Incident density",
+        "low": "few",
+        "high": "many",
+        "classes": "By class",
+        "communities": "Communities",
+    },
+}
+
+
+def incident_categories() -> dict[str, tuple[str, str]]:
+    """The editable category list ``gisgrid/data/categories.csv`` as ``{code: (class_name, name)}``."""
+    path = importlib.resources.files("gisgrid") / "data" / "categories.csv"
+    with path.open("r", encoding="utf-8") as fh:
+        return {row["code"]: (row["class_name"], row["name"]) for row in csv.DictReader(fh)}
+
+
+def category_label(category: str | None, language: str = "zh-CN") -> str:
+    """``'06010 暴露垃圾'`` for an item code, ``'06 市容环境'`` for a 2-digit class, "all" for None."""
+    if not category:
+        return _HEAT_TEXT[language]["all_categories"]
+    cats = incident_categories()
+    if category in cats:
+        return f"{category} {cats[category][1]}"
+    classes = {code[:2]: cls for code, (cls, _name) in cats.items()}
+    if category in classes:
+        return f"{category} {classes[category]}"
+    return category
+
+
+class _Heat(HeatMap):  # type: ignore[misc]
+    """folium's HeatMap, loading leaflet.heat from the API's own static files (never a CDN)."""
+
+    def __init__(self, data: list[list[float]], *, static_url: str, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.default_js = [(HEAT_JS[0], f"{static_url.rstrip('/')}/{HEAT_JS[1]}")]
+
+
+def _heat_legend_html(language: str, class_counts: list[tuple[str, str, int]]) -> str:
+    text = _HEAT_TEXT[language]
+    stops = ", ".join(f"{colour} {int(stop * 100)}%" for stop, colour in sorted(HEAT_GRADIENT.items()))
+    parts = [
+        f"<h6>{html.escape(text['density'])}</h6>",
+        f'<div class="gg-heat-bar" style="width:160px;height:10px;border:1px solid #999;'
+        f'background:linear-gradient(to right, transparent 0%, {stops})"></div>',
+        f'<div style="display:flex;justify-content:space-between;width:160px"><small>'
+        f"{html.escape(text['low'])}</small><small>{html.escape(text['high'])}</small></div>",
+    ]
+    if class_counts:
+        parts.append(f"<h6>{html.escape(text['classes'])}</h6>")
+        for code, name, n in class_counts:
+            parts.append(
+                f'<div class="row-item gg-heat-class" data-class="{html.escape(code)}">'
+                f"{html.escape(code)} {html.escape(name)}: <b>{n}</b></div>"
+            )
+    return "".join(parts)
+
+
+def build_incident_heatmap(
+    *,
+    incidents: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame | None = None,
+    category: str | None = None,
+    period_label: str | None = None,
+    static_url: str = "/static",
+    basemap: Basemap = "none",
+    tianditu_key: str | None = None,
+    language: Language = "zh-CN",
+    title: str | None = None,
+    synthetic: bool = False,
+    coord_transform: CoordTransform | None = None,
+) -> folium.Map:
+    """A leader's heat map of where incidents cluster, for one category (or all) and one period.
+
+    Parameters
+    ----------
+    incidents
+        Incident points (any CRS with a known EPSG, brought to 4326) with ``category_code``. Filter
+        them by category and period *before* calling; ``category`` and ``period_label`` only say
+        what was chosen, in the title panel.
+    communities
+        Community polygons (``name``, ``code``) drawn as thin outlines for orientation (optional).
+    category
+        The category filter that was applied: a 5-digit code, a 2-digit class, or None for all.
+    period_label
+        The period shown, e.g. ``"2025-03"`` or ``"2025-01-01 – 2025-03-31"``.
+    static_url, basemap, tianditu_key, language, coord_transform
+        As for :func:`build_overview_map`. The heat layer's script, leaflet.heat, is vendored under
+        ``{static_url}/vendor/leaflet.heat/`` like the rest.
+    synthetic
+        Show the "合成数据 / synthetic demo data" notice.
+
+    The "all" heat layer is shown; one layer per category class (the first two digits) can be
+    switched on in the layer control instead. The legend draws the colour ramp and the counts per class.
+    """
+    if basemap not in BASEMAPS:
+        raise InvalidInputError(
+            f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}", field="basemap", rule="one of"
+        )
+    if language not in LANGUAGES:
+        raise InvalidInputError(
+            f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}", field="language",
+            rule="one of",
+        )
+    text = _HEAT_TEXT[language]
+    pts = _prepare(incidents, "incidents")
+    pts = pts[pts.geometry.geom_type == "Point"]
+    areas = _prepare(communities, "communities")
+    if basemap == "amap":
+        shift = coord_transform or gcj02_from_wgs84
+        pts, areas = _shift(pts, shift), _shift(areas, shift)
+
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, location=[35.0, 105.0], zoom_start=4)
+    use_local_assets(m, static_url)
+    setattr(m, "_gisgrid_language", language)  # noqa: B010 - read by render_html for <html lang>
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(Element(_CSS), name="gisgrid_css")
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
+    if basemap == "none":
+        root.header.add_child(
+            Element(f"<style>.leaflet-container {{ background: {PLAIN_BACKGROUND}; }}</style>"),
+            name="gisgrid_plain_background",
+        )
+    _add_basemap(m, basemap, tianditu_key, language)
+
+    if not areas.empty:
+        folium.GeoJson(
+            _features(areas, {"name": _column(areas, "name"), "code": _column(areas, "code")}),
+            name=text["communities"],
+            style_function=_style({"color": "#546e7a", "weight": 1, "fill": False, "opacity": 0.8}),
+            tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=[_t(language, "name"), _t(language, "code")]),
+            smooth_factor=1.0,
+        ).add_to(m)
+
+    lat = np.round(pts.geometry.y.to_numpy(dtype=float), HEAT_DECIMALS)
+    lon = np.round(pts.geometry.x.to_numpy(dtype=float), HEAT_DECIMALS)
+    codes = (
+        pts["category_code"].astype(str).to_numpy(dtype=object)
+        if "category_code" in pts
+        else np.full(len(pts), "", dtype=object)
+    )
+    classes = np.asarray([c[:2] for c in codes], dtype=object)
+    class_names = {code[:2]: cls for code, (cls, _name) in incident_categories().items()}
+    heat_options: dict[str, Any] = {
+        "radius": HEAT_RADIUS,
+        "blur": HEAT_BLUR,
+        "max_zoom": HEAT_MAX_ZOOM,
+        "min_opacity": 0.3,
+        "gradient": {str(k): v for k, v in HEAT_GRADIENT.items()},
+    }
+    class_counts: list[tuple[str, str, int]] = []
+    if len(pts):
+        data = np.column_stack([lat, lon]).tolist()
+        _Heat(data, static_url=static_url, name=text["all"], **heat_options).add_to(m)
+        for cls in sorted(set(classes.tolist())):
+            sel = np.flatnonzero(classes == cls)
+            name = class_names.get(cls, cls)
+            class_counts.append((cls, name, len(sel)))
+            if len(set(classes.tolist())) > 1:
+                _Heat(
+                    np.column_stack([lat[sel], lon[sel]]).tolist(),
+                    static_url=static_url,
+                    name=f"{cls} {name} ({len(sel)})",
+                    show=False,
+                    **heat_options,
+                ).add_to(m)
+
+    if title is None:
+        title = text["title"]
+    root.title = title
+    info = [
+        f"{html.escape(text['category'])}: <b>{html.escape(category_label(category, language))}</b>",
+        f"{html.escape(text['period'])}: <b>{html.escape(period_label or text['whole_period'])}</b>",
+        html.escape(text["count"].format(n=len(pts)) if len(pts) else text["none"]),
+    ]
+    _HtmlControl(
+        f"{html.escape(title)}<div class='gg-heat-info'><small>{'<br>'.join(info)}</small></div>",
+        position="topright",
+        css_class="gg-panel gg-title",
+    ).add_to(m)
+    if synthetic:
+        _HtmlControl(
+            html.escape(_t(language, "synthetic")), position="bottomleft", css_class="gg-panel gg-synthetic"
+        ).add_to(m)
+    _HtmlControl(
+        _heat_legend_html(language, class_counts), position="bottomright", css_class="gg-panel gg-legend"
+    ).add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    bounds_from = next((x for x in (pts, areas) if not x.empty), None)
+    if bounds_from is not None:
+        minx, miny, maxx, maxy = bounds_from.total_bounds
+        if maxx - minx < 1e-3 and maxy - miny < 1e-3:  # one point: a street-level view, not zoom 18
+            minx, miny, maxx, maxy = minx - 0.005, miny - 0.005, maxx + 0.005, maxy + 0.005
+        m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding=(10, 10))
+    return m
+
+
+__all__ += ["HEAT_GRADIENT", "HEAT_JS", "build_incident_heatmap", "category_label", "incident_categories"]

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     language: Literal["zh-CN", "en"] = "zh-CN"
 
+    open311_keys: str = Field(
+        "", description="Open311 api_key → account: 'key1:username1,key2:username2' (no keys: no Open311 access)"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

@@ -123,3 +123,13 @@ licence_of() {
 } > "$DEST/VERSIONS.txt"
 
 du -sh "$DEST"
+
+# Leaflet.heat (folium.plugins.HeatMap's script; folium links a patched copy from a CDN by default).
+# The npm release is 0.2.0 (2014): its package.json declares no licence, its LICENSE file is BSD-2-Clause.
+LEAFLET_HEAT=0.2.0
+unpack "leaflet.heat@$LEAFLET_HEAT" leaflet.heat
+mkdir -p "$DEST/leaflet.heat"
+cp "$WORK/leaflet.heat/dist/leaflet-heat.js" "$DEST/leaflet.heat/"
+licence "$WORK/leaflet.heat" "$DEST/leaflet.heat"
+printf '%-26s %-36s %-9s %s\n' leaflet.heat leaflet.heat "$(version_of leaflet.heat)" \
+    "BSD-2-Clause (LICENSE file; package.json declares none)" >> "$DEST/VERSIONS.txt"
