@@ -42,6 +42,7 @@ test: install browser lint
 	$(BIN)/pytest
 
 bench: db
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -21,8 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
 
 from api import pages
+from api.background import incident_background
 from api.errors import add_exception_handlers
-from api.routers import auth, grids, health, kpis, layers, users
+from api.routers import auth, grids, health, incidents, kpis, layers, open311, users
 from layers.db import make_engine, make_sessionmaker, resolve_url
 from layers.settings import Settings, get_settings
 
@@ -50,7 +51,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # failing on a pool checkout. See PITFALLS.md, "psycopg2 pool under def endpoints".
     anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
     try:
-        yield
+        async with incident_background(app):  # the overdue tick loop and the async intake pool
+            yield
     finally:
         engine.dispose()
         del app.state.sessionmaker
@@ -98,7 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(layers.router)
     app.include_router(grids.router)
     app.include_router(kpis.router)
+    app.include_router(incidents.router)
     app.include_router(pages.router)
+    app.include_router(open311.router)  # last: it ends with a catch-all under /open311/v2
     _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -293,12 +293,13 @@ def map_render(
 
 
 def _register_subcommands() -> None:
-    from layers import grids_cli
+    from layers import grids_cli, incidents_cli
     from layers.importers import files_cli, osm_cli
 
     osm_cli.register(import_app)
     files_cli.register(import_app, app)
     grids_cli.register(app, map_app)
+    incidents_cli.register(app)
 
 
 _register_subcommands()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,8 @@ class Incident(Base):
         CheckConstraint("satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
         CheckConstraint("category_code ~ '^[0-9]{5}$'", name="category_5_digits"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after_reported"),
+        CheckConstraint("escalations >= 0 AND reopens >= 0", name="counters_non_negative"),
+        Index("ix_incident_category_code_status", "category_code", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +57,29 @@ class Incident(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     satisfaction: Mapped[int | None] = mapped_column(Integer)
+    # routing targets that are not staff or departments (layers/incidents.py, routing.csv)
+    assignee_property_company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("property_company.id", ondelete="SET NULL"), index=True
+    )
+    assignee_station_id: Mapped[int | None] = mapped_column(
+        ForeignKey("station.id", ondelete="SET NULL"), index=True
+    )
+    boundary_flag: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default="false",
+        comment="within a few metres of a grid boundary: confirm the grid",
+    )
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="SET NULL"), index=True
+    )
+    # the parts of gisgrid.incidents.IncidentState that are not plain columns above
+    whistles: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    verification_failed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    escalations: Mapped[int] = mapped_column(Integer, server_default="0")
+    reopens: Mapped[int] = mapped_column(Integer, server_default="0")
+    intake: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default="{}", comment="the answer given at intake, returned again on a retry"
+    )
     geom = mapped_column(geometry("POINT"), nullable=False)
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from api.main import create_app
-from api.routers import grids as grids_router
 from layers import grids as lg
 from layers.models import AuditLog, Building, Grid
 from layers.settings import Settings
@@ -27,10 +26,7 @@ CUTS = (116.30, 116.32, 116.335, 116.35)
 
 @pytest.fixture
 def grid_client(api_settings: Settings, clean_db: Engine) -> Iterator[TestClient]:
-    app = create_app(api_settings)
-    if not any(getattr(r, "path", "") == "/api/v1/grids/merge" for r in app.routes):
-        app.include_router(grids_router.router)  # until api/main.py includes it
-    with TestClient(app) as client:
+    with TestClient(create_app(api_settings)) as client:
         yield client
 
 

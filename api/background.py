@@ -1,0 +1,123 @@
+"""What the incident endpoints run beside requests: the scheduled tick loop and the asyncpg pool.
+
+Wire both into the app's lifespan (``api/main.py``)::
+
+    async with incident_background(app):
+        yield
+
+:func:`start_tick_loop` runs :func:`layers.incidents.tick` every ``GISGRID_INCIDENTS_TICK_SECONDS``
+(default 60; 0 disables it; never in ``environment='test'``) in a worker thread, so a slow tick never
+blocks the event loop; :func:`stop_background` cancels it and closes the intake pool that
+:func:`intake_pool` opened on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from layers.incidents import IncidentSettings
+
+log = logging.getLogger("gisgrid.api.background")
+
+
+def incident_settings(app: FastAPI) -> IncidentSettings:
+    """``GISGRID_INCIDENTS_*``, read once per app."""
+    found: IncidentSettings | None = getattr(app.state, "incident_settings", None)
+    if found is None:
+        found = IncidentSettings()
+        app.state.incident_settings = found
+    return found
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg2://…``) as a libpq DSN asyncpg accepts."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    url = url.difference_update_query(["connect_timeout"])
+    return url.render_as_string(hide_password=False)
+
+
+async def intake_pool(app: FastAPI) -> Any:
+    """The app's asyncpg pool for the intake hot path, opened on first use (one per event loop)."""
+    pool = getattr(app.state, "incident_pool", None)
+    if pool is not None:
+        return pool
+    lock: asyncio.Lock | None = getattr(app.state, "incident_pool_lock", None)
+    if lock is None:
+        lock = app.state.incident_pool_lock = asyncio.Lock()
+    async with lock:
+        pool = getattr(app.state, "incident_pool", None)
+        if pool is None:
+            import asyncpg
+
+            from api.main import database_url_for
+
+            settings = app.state.settings
+            pool = await asyncpg.create_pool(
+                asyncpg_dsn(database_url_for(settings)),
+                min_size=1,
+                max_size=settings.db_pool_size,
+                timeout=5,
+                command_timeout=30,
+            )
+            app.state.incident_pool = pool
+    return pool
+
+
+async def _loop(app: FastAPI, seconds: float) -> None:
+    from layers.db import transaction
+    from layers.incidents import tick
+
+    def run_once() -> dict[str, Any]:
+        with transaction(app.state.sessionmaker) as session:
+            return tick(session)
+
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            result = await anyio.to_thread.run_sync(run_once)
+            if result["escalated"] or result["backlogged"] or result["whistles_flagged"]:
+                log.info("incident tick: %s", result)
+        except Exception:  # the loop must outlive a failed tick (database restart, …)
+            log.exception("incident tick failed")
+
+
+def start_tick_loop(app: FastAPI) -> asyncio.Task[None] | None:
+    """Start the scheduled tick as a task of the running loop; None when disabled (tests, interval 0)."""
+    seconds = incident_settings(app).tick_seconds
+    if seconds <= 0 or app.state.settings.environment == "test":
+        return None
+    task = asyncio.get_running_loop().create_task(_loop(app, seconds), name="gisgrid-incident-tick")
+    app.state.incident_tick_task = task
+    return task
+
+
+async def stop_background(app: FastAPI) -> None:
+    """Cancel the tick loop and close the intake pool (safe to call when neither was started)."""
+    task: asyncio.Task[None] | None = getattr(app.state, "incident_tick_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app.state.incident_tick_task = None
+    pool = getattr(app.state, "incident_pool", None)
+    if pool is not None:
+        app.state.incident_pool = None
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def incident_background(app: FastAPI) -> AsyncIterator[None]:
+    """Start the tick loop, and on the way out stop it and close the intake pool."""
+    start_tick_loop(app)
+    try:
+        yield
+    finally:
+        await stop_background(app)

@@ -1,0 +1,413 @@
+"""Incidents: bulk assignment of historical points to grids, and the intake API under load.
+
+**(a) Bulk assignment** — 1,000,000 points drawn uniformly inside the communities of the demo district
+(``generate_district(seed=7, households=100_000)``) assigned to its grids. The demo district has no
+grid rows, so the grids here are the community polygons cut by a regular 0.003° lattice (about
+255 m × 333 m) and clipped to each community — documented, deterministic, and polygon counts of the
+same order as a real district's. Three ways, each in a fresh process:
+
+* **ours** — :func:`layers.incidents.assign_bulk`: read every grid version once from PostGIS, one
+  shapely STRtree query ``predicate='covered_by'`` (as ``ST_Covers``), drop versions not valid at the
+  report time, lowest id wins. Timed from the database read on; split into read / tree / query / pick.
+* **geopandas.sjoin** — ``sjoin(points, grids, predicate='within')`` on the same frames already in memory.
+* **PostGIS** — the set-based ``UPDATE bench_points SET grid_id = g.id FROM grid g WHERE ST_Covers …``
+  over the same points COPYed into a table with a GiST index (COPY and index outside the timing).
+
+**(b) Intake under load** — uvicorn (uvloop + httptools, 1 and 2 workers) on loopback against the
+benchmark database with the demo district, an asyncio httpx client at concurrency 16 and 64, bounded
+by a request count and a time limit. Ours is ``POST /api/v1/incidents`` (token, idempotency key per
+request, versioned-grid assignment, boundary flag, routing, duplicates, incident + event rows); the
+peer is a bare FastAPI endpoint written here doing one PostGIS point-in-polygon lookup plus one insert
+on an asyncpg pool of the same size. Both servers and the client share the machine's cores: the
+client's CPU seconds are reported too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from benchmarks.harness import case, run_in_subprocess
+
+HOUSEHOLDS = 100_000
+LATTICE_DEG = 0.003
+POINTS = 1_000_000
+SEED = 11
+SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+PORT = 18731
+
+
+# ------------------------------------------------------------------------------------------ data
+def _engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(url)
+
+
+def _lattice_grids(communities: Any) -> Any:
+    """Community polygons cut by a regular lattice, clipped; 15-digit codes numbered per community."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    rows = []
+    for code, geom in zip(communities["code"], communities.geometry, strict=True):
+        x0, y0, x1, y1 = geom.bounds
+        xs = np.arange(np.floor(x0 / LATTICE_DEG) * LATTICE_DEG, x1, LATTICE_DEG)
+        ys = np.arange(np.floor(y0 / LATTICE_DEG) * LATTICE_DEG, y1, LATTICE_DEG)[::-1]
+        cells = [shapely.box(x, y, x + LATTICE_DEG, y + LATTICE_DEG) for y in ys for x in xs]
+        parts = shapely.intersection(np.array(cells, dtype=object), geom)
+        seq = 0
+        for part in parts:
+            polys = [p for p in getattr(part, "geoms", [part]) if p.geom_type == "Polygon" and p.area > 1e-9]
+            if not polys:
+                continue
+            seq += 1
+            rows.append({"code": f"{code}{seq:03d}", "community_code": code,
+                         "geom": shapely.MultiPolygon(polys)})
+    return gpd.GeoDataFrame(rows, geometry="geom", crs=4326)
+
+
+def _points(communities: Any, n: int, seed: int = SEED) -> Any:
+    """``n`` points uniformly inside the union of the communities (rejection sampling)."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    union = shapely.union_all(communities.geometry.values)
+    shapely.prepare(union)
+    x0, y0, x1, y1 = union.bounds
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    have = 0
+    while have < n:
+        x = rng.uniform(x0, x1, 2 * n)
+        y = rng.uniform(y0, y1, 2 * n)
+        keep = shapely.contains_xy(union, x, y)
+        xs.append(x[keep])
+        ys.append(y[keep])
+        have += int(keep.sum())
+    x, y = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+    return gpd.GeoDataFrame({"pid": np.arange(n)}, geometry=shapely.points(x, y), crs=4326)
+
+
+def _communities(url: str) -> Any:
+    import geopandas as gpd
+
+    eng = _engine(url)
+    try:
+        return gpd.read_postgis("SELECT code, geom FROM admin_area WHERE level = 'community' ORDER BY code",
+                                eng, geom_col="geom")
+    finally:
+        eng.dispose()
+
+
+@case("setup")
+def setup(url: str, households: int) -> dict[str, Any]:
+    """Load the demo district, replace the grids with the lattice, add a patrol user."""
+    from geoalchemy2.shape import from_shape
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from gisgrid.synth import generate_district
+    from layers.accounts import create_user
+    from layers.demo import load_district
+
+    eng = _engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("TRUNCATE incident, incident_event, grid RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM app_user WHERE username = 'bench_patrol'"))
+    load_district(eng, generate_district(seed=7, households=households), replace=True)
+    comms = _communities(url)
+    grids = _lattice_grids(comms)
+    ids = dict(zip(comms["code"], [None] * len(comms), strict=True))
+    with eng.begin() as conn:
+        ids = {r.code: r.id for r in conn.execute(text("SELECT code, id FROM admin_area WHERE level='community'"))}
+        conn.execute(
+            text("INSERT INTO grid (code, version, community_id, status, valid_from, geom) "
+                 "VALUES (:code, 1, :cid, 'active', '2024-01-01', ST_GeomFromWKB(:wkb, 4326))"),
+            [{"code": c, "cid": ids[cc], "wkb": from_shape(g, srid=4326).data}
+             for c, cc, g in zip(grids["code"], grids["community_code"], grids.geometry, strict=True)],
+        )
+        conn.execute(text("ANALYZE grid"))
+    with Session(eng) as s:
+        create_user(s, username="bench_patrol", password="bench-password-1", role="patrol", scope_area_code=None)
+        s.commit()
+    eng.dispose()
+    return {"communities": len(comms), "grids": len(grids)}
+
+
+# ------------------------------------------------------------------------------------ assignment
+@case("assign")
+def assign(url: str, method: str, n: int) -> dict[str, Any]:
+    import geopandas as gpd
+    import numpy as np
+
+    comms = _communities(url)
+    pts = _points(comms, n)
+    phases: dict[str, float] = {}
+    if method == "ours":
+        import shapely
+
+        from layers.incidents import GridIndex, assign_bulk
+
+        eng = _engine(url)
+        t0 = time.perf_counter()
+        index = GridIndex.load(eng)
+        t1 = time.perf_counter()
+        # the same query split into its phases, for "where the time goes"
+        tree = shapely.STRtree(index.tree.geometries)
+        t2 = time.perf_counter()
+        pi, gi = tree.query(pts.geometry.values, predicate="covered_by")
+        t3 = time.perf_counter()
+        phases = {"read_grids_s": t1 - t0, "build_tree_s": t2 - t1, "query_s": t3 - t2}
+        t4 = time.perf_counter()
+        got = assign_bulk(index, pts)
+        t5 = time.perf_counter()
+        phases["pick_versions_s"] = max(t5 - t4 - phases["query_s"] - phases["build_tree_s"], 0.0)
+        seconds = (t1 - t0) + (t5 - t4)  # read + full assign_bulk on the loaded index
+        assigned = int((got >= 0).sum())
+        del pi, gi
+        eng.dispose()
+    elif method == "sjoin":
+        eng = _engine(url)
+        grids = gpd.read_postgis("SELECT id, geom FROM grid WHERE valid_to IS NULL", eng, geom_col="geom")
+        eng.dispose()
+        t0 = time.perf_counter()
+        joined = gpd.sjoin(pts, grids, predicate="within", how="left")
+        seconds = time.perf_counter() - t0
+        assigned = int(joined.drop_duplicates("pid")["id"].notna().sum())
+    elif method == "postgis":
+        import io
+
+        from sqlalchemy import text
+
+        eng = _engine(url)
+        raw = eng.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("DROP TABLE IF EXISTS bench_points; "
+                        "CREATE UNLOGGED TABLE bench_points (pid int, grid_id int, geom geometry(Point, 4326))")
+            buf = io.StringIO()
+            xs, ys = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
+            for i in range(n):
+                buf.write(f"{i}\tSRID=4326;POINT({float(xs[i])!r} {float(ys[i])!r})\n")
+            buf.seek(0)
+            cur.copy_expert("COPY bench_points (pid, geom) FROM STDIN", buf)
+            cur.execute("CREATE INDEX ON bench_points USING gist (geom); ANALYZE bench_points")
+            raw.commit()
+            t0 = time.perf_counter()
+            cur.execute("UPDATE bench_points p SET grid_id = g.id FROM grid g "
+                        "WHERE g.valid_to IS NULL AND ST_Covers(g.geom, p.geom)")
+            raw.commit()
+            seconds = time.perf_counter() - t0
+            cur.execute("SELECT count(*) FROM bench_points WHERE grid_id IS NOT NULL")
+            assigned = int(cur.fetchone()[0])
+            cur.execute("DROP TABLE bench_points")
+            raw.commit()
+        finally:
+            raw.close()
+        del text
+        eng.dispose()
+    else:
+        raise ValueError(method)
+    return {"seconds": round(seconds, 3), "points": n, "assigned": assigned,
+            "m_points_per_s": round(n / seconds / 1e6, 3), **{k: round(v, 3) for k, v in phases.items()},
+            "inside_share": float(np.round(assigned / n, 4))}
+
+
+# ------------------------------------------------------------------------------------------ load
+class Report(BaseModel):
+    """The bare endpoint's body (module level: FastAPI resolves the annotation by name)."""
+
+    lon: float
+    lat: float
+    category_code: str
+    source: str
+
+
+def ours_app() -> Any:
+    """The real app, as ``gisgrid serve`` runs it."""
+    from api.main import create_app
+
+    return create_app()
+
+
+def bare_app() -> Any:
+    """The peer: one PostGIS point-in-polygon lookup plus one insert on an asyncpg pool."""
+    from contextlib import asynccontextmanager
+
+    import asyncpg
+    from fastapi import FastAPI
+
+    from api.background import asyncpg_dsn
+
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        state["pool"] = await asyncpg.create_pool(asyncpg_dsn(os.environ["GISGRID_DATABASE_URL"]),
+                                                  min_size=1, max_size=int(os.environ["GISGRID_DB_POOL_SIZE"]))
+        yield
+        await state["pool"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/bare", status_code=201)
+    async def bare(r: Report) -> dict[str, Any]:
+        async with state["pool"].acquire() as conn:
+            grid_id = await conn.fetchval(
+                "SELECT id FROM grid WHERE valid_to IS NULL "
+                "AND ST_Covers(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) LIMIT 1", r.lon, r.lat)
+            new_id = await conn.fetchval(
+                "INSERT INTO incident (category_code, source, grid_id, geom) "
+                "VALUES ($1, $2, $3, ST_SetSRID(ST_MakePoint($4, $5), 4326)) RETURNING id",
+                r.category_code, r.source, grid_id, r.lon, r.lat)
+        return {"id": new_id, "grid_id": grid_id}
+
+    return app
+
+
+async def _drive(base: str, path: str, bodies: list[dict[str, Any]], headers: dict[str, str], concurrency: int,
+                 max_requests: int, max_seconds: float, keyed: bool) -> dict[str, Any]:
+    import asyncio
+
+    import httpx
+
+    lat: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(10**9))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        deadline = time.perf_counter() + max_seconds
+
+        async def worker() -> None:
+            while True:
+                i = next(counter)
+                if i >= max_requests or time.perf_counter() > deadline:
+                    return
+                h = {**headers, "Idempotency-Key": f"bench-{os.getpid()}-{time.time_ns()}-{i}"} if keyed else headers
+                t = time.perf_counter()
+                r = await client.post(path, json=bodies[i % len(bodies)], headers=h)
+                lat.append(time.perf_counter() - t)
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    return {"wall": wall, "lat": lat, "statuses": statuses}
+
+
+@case("load")
+def load(url: str, app: str, workers: int, concurrencies: list[int], max_requests: int,
+         max_seconds: float) -> dict[str, Any]:
+    import asyncio
+    import resource
+    import subprocess
+    import sys
+
+    import httpx
+    import numpy as np
+    from sqlalchemy import text
+
+    from api.security import create_access_token
+    from layers.settings import Settings
+
+    eng = _engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("TRUNCATE incident, incident_event RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM incident WHERE idempotency_key LIKE 'synthetic:%'"))
+    eng.dispose()
+    pts = _points(_communities(url), 5000, seed=SEED + workers)
+    cats = ["06010", "09006", "04002", "10001", "01002"]
+    bodies = [{"lon": float(p.x), "lat": float(p.y), "category_code": cats[i % len(cats)], "source": "patrol",
+               "description": "压测"} for i, p in enumerate(pts.geometry)]
+    env = {**os.environ, "GISGRID_DATABASE_URL": url, "GISGRID_SECRET_KEY": SECRET, "GISGRID_ENVIRONMENT": "local",
+           "GISGRID_DB_POOL_SIZE": "8", "GISGRID_INCIDENTS_TICK_SECONDS": "0"}
+    factory = "benchmarks.bench_incidents:ours_app" if app == "ours" else "benchmarks.bench_incidents:bare_app"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(PORT),
+         "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+         "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{PORT}"
+    try:
+        health = "/api/v1/health" if app == "ours" else "/health"
+        for _ in range(300):
+            try:
+                if httpx.get(base + health, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                raise RuntimeError(server.stderr.read().decode() if server.stderr else "server exited")
+            time.sleep(0.1)
+        token = create_access_token(username="bench_patrol", role="patrol", scope=None,
+                                    settings=Settings(secret_key=SECRET))
+        headers = {"Authorization": f"Bearer {token}"} if app == "ours" else {}
+        path = "/api/v1/incidents" if app == "ours" else "/bare"
+        out: dict[str, Any] = {}
+        for c in concurrencies:
+            asyncio.run(_drive(base, path, bodies, headers, c, 300, 10, app == "ours"))  # warm-up
+            ru0 = resource.getrusage(resource.RUSAGE_SELF)
+            res = asyncio.run(_drive(base, path, bodies, headers, c, max_requests, max_seconds, app == "ours"))
+            ru1 = resource.getrusage(resource.RUSAGE_SELF)
+            lat = np.array(res["lat"]) * 1000
+            out[str(c)] = {
+                "requests": int(lat.size), "seconds": round(res["wall"], 2),
+                "req_per_s": round(lat.size / res["wall"], 1),
+                "p50_ms": round(float(np.percentile(lat, 50)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
+                "client_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
+                "statuses": res["statuses"],
+            }
+        return out
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+# ------------------------------------------------------------------------------------------- run
+def run(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    quick = bool(ctx.get("quick"))
+    households = 20_000 if quick else HOUSEHOLDS
+    n = 100_000 if quick else POINTS
+    made = run_in_subprocess(__name__, "setup", url=ctx["url"], households=households)
+    res = {m: run_in_subprocess(__name__, "assign", url=ctx["url"], method=m, n=n)
+           for m in ("ours", "sjoin", "postgis")}
+    ours = res["ours"]
+    results: list[dict[str, Any]] = [{
+        "benchmark": f"bulk assignment of {n:,} points to {made['grids']:,} lattice grids",
+        "ours_m_points_per_s": ours["m_points_per_s"], "ours_s": ours["seconds"],
+        "ours_phases_s": {k: ours[k] for k in ("read_grids_s", "build_tree_s", "query_s", "pick_versions_s")},
+        "sjoin_m_points_per_s": res["sjoin"]["m_points_per_s"], "sjoin_s": res["sjoin"]["seconds"],
+        "postgis_m_points_per_s": res["postgis"]["m_points_per_s"], "postgis_s": res["postgis"]["seconds"],
+        "assigned": {m: r["assigned"] for m, r in res.items()},
+        "ours_peak_mb": ours["peak_rss_mb"], "sjoin_peak_mb": res["sjoin"]["peak_rss_mb"],
+    }]
+    max_requests, max_seconds = (1500, 8.0) if quick else (5000, 20.0)
+    for workers in (1, 2):
+        runs = {app: run_in_subprocess(__name__, "load", url=ctx["url"], app=app, workers=workers,
+                                       concurrencies=[16, 64], max_requests=max_requests, max_seconds=max_seconds)
+                for app in ("bare", "ours")}
+        for c in ("16", "64"):
+            o, b = runs["ours"][c], runs["bare"][c]
+            results.append({
+                "benchmark": f"intake API, {workers} worker(s), concurrency {c}",
+                "ours_req_per_s": o["req_per_s"], "ours_p50_ms": o["p50_ms"], "ours_p99_ms": o["p99_ms"],
+                "ours_client_cpu_s": o["client_cpu_s"], "ours_statuses": o["statuses"],
+                "bare_req_per_s": b["req_per_s"], "bare_p50_ms": b["p50_ms"], "bare_p99_ms": b["p99_ms"],
+                "bare_client_cpu_s": b["client_cpu_s"], "bare_statuses": b["statuses"],
+                "ours_vs_bare": round(o["req_per_s"] / b["req_per_s"], 2) if b["req_per_s"] else None,
+            })
+    return results
