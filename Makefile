@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: help install db demo serve test lint bench browser clean
 
 help:
-	@echo "make demo   install, bring up PostGIS, load the demo district, serve API + map on :8000"
+	@echo "make demo   install, bring up PostGIS, load the demo district, plan its grids, serve API + maps on :8000"
 	@echo "make test   install, bring up PostGIS (gisgrid_test), run lint and the whole test suite"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  benchmarks/ (writes benchmarks/results/latest.json)"
@@ -25,6 +25,7 @@ db: install
 
 demo: db
 	$(BIN)/gisgrid demo
+	$(BIN)/gisgrid grids plan --all --publish
 	$(BIN)/gisgrid serve
 
 serve: install

@@ -360,6 +360,7 @@ class _HideLabelsWhenFar(MacroElement):
 
 
 LABEL_MIN_ZOOM = 14
+GRID_LABEL_MIN_ZOOM = 16  # unit grids are a few hundred metres across: their labels need a closer view
 
 # --------------------------------------------------------------------------------------------------
 # Input handling
@@ -989,7 +990,7 @@ def build_grid_map(
         css_class="gg-panel gg-legend",
     ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    _HideLabelsWhenFar(LABEL_MIN_ZOOM).add_to(m)
+    _HideLabelsWhenFar(GRID_LABEL_MIN_ZOOM).add_to(m)
     bounds_from = next((x for x in (g, b, p) if not x.empty), None)
     if bounds_from is not None:
         minx, miny, maxx, maxy = bounds_from.total_bounds
