@@ -222,7 +222,13 @@ def serve(
     s = _settings()
     _url(s)  # fail early and clearly when no database is configured
     h, p = host or s.host, port or s.port
-    console.print(f"gisgrid API on http://{h}:{p}/  map: http://{h}:{p}/map  docs: http://{h}:{p}/docs")
+    base = f"http://{h}:{p}"
+    console.print(
+        f"gisgrid API on {base}/\n  overview map: {base}/map\n  grid map:     {base}/map/grids\n"
+        f"  API docs:     {base}/docs\n  health:       {base}/healthz",
+        soft_wrap=True,
+        highlight=False,
+    )
     uvicorn.run(
         "api.main:create_app",
         factory=True,
