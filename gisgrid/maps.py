@@ -431,6 +431,31 @@ def _style(style: Mapping[str, Any]) -> Callable[[Any], dict[str, Any]]:
 # --------------------------------------------------------------------------------------------------
 
 
+def _new_map(*, static_url: str, basemap: str, tianditu_key: str | None, language: str) -> folium.Map:
+    """An empty map with the local assets, gisgrid's CSS, the page language and the chosen basemap."""
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, location=[35.0, 105.0], zoom_start=4)
+    use_local_assets(m, static_url)
+    setattr(m, "_gisgrid_language", language)  # noqa: B010 - read by render_html for <html lang>
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(Element(_CSS), name="gisgrid_css")
+    # an empty inline icon: the browser then asks the server for no /favicon.ico (no 404 in the console)
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
+    if basemap == "none":
+        root.header.add_child(
+            Element(f"<style>.leaflet-container {{ background: {PLAIN_BACKGROUND}; }}</style>"),
+            name="gisgrid_plain_background",
+        )
+    _add_basemap(m, basemap, tianditu_key, language)
+    return m
+
+
+def _set_title(m: folium.Map, title: str) -> None:
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.title = title
+
+
 def build_overview_map(
     *,
     district: gpd.GeoDataFrame,
@@ -494,20 +519,7 @@ def build_overview_map(
         shift = coord_transform or gcj02_from_wgs84
         layers = {key: _shift(gdf, shift) for key, gdf in layers.items()}
 
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, location=[35.0, 105.0], zoom_start=4)
-    use_local_assets(m, static_url)
-    setattr(m, "_gisgrid_language", language)  # noqa: B010 - read by render_html for <html lang>
-    root = m.get_root()
-    assert isinstance(root, Figure)
-    root.header.add_child(Element(_CSS), name="gisgrid_css")
-    # an empty inline icon: the browser then asks the server for no /favicon.ico (no 404 in the console)
-    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
-    if basemap == "none":
-        root.header.add_child(
-            Element(f"<style>.leaflet-container {{ background: {PLAIN_BACKGROUND}; }}</style>"),
-            name="gisgrid_plain_background",
-        )
-    _add_basemap(m, basemap, tianditu_key, language)
+    m = _new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
 
     _add_communities(m, layers["communities"], language)
     _add_complexes(m, layers["complexes"], language)
@@ -526,7 +538,7 @@ def build_overview_map(
             if district_name
             else _t(language, "title_empty")
         )
-    root.title = title
+    _set_title(m, title)
     _HtmlControl(html.escape(title), position="topright", css_class="gg-panel gg-title").add_to(m)
     if synthetic:
         _HtmlControl(
@@ -905,19 +917,7 @@ def build_grid_map(
         shift = coord_transform or gcj02_from_wgs84
         g, b, p = _shift(g, shift), _shift(b, shift), _shift(p, shift)
 
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, location=[35.0, 105.0], zoom_start=4)
-    use_local_assets(m, static_url)
-    setattr(m, "_gisgrid_language", language)  # noqa: B010 - read by render_html for <html lang>
-    root = m.get_root()
-    assert isinstance(root, Figure)
-    root.header.add_child(Element(_CSS), name="gisgrid_css")
-    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
-    if basemap == "none":
-        root.header.add_child(
-            Element(f"<style>.leaflet-container {{ background: {PLAIN_BACKGROUND}; }}</style>"),
-            name="gisgrid_plain_background",
-        )
-    _add_basemap(m, basemap, tianditu_key, language)
+    m = _new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
 
     if not b.empty:
         folium.GeoJson(
@@ -977,7 +977,7 @@ def build_grid_map(
 
     if title is None:
         title = text["title"]
-    root.title = title
+    _set_title(m, title)
     summary = text["summary"].format(n=len(g), ok=counts["in_range"], p=len(p))
     _HtmlControl(
         f"{html.escape(title)}<div class='gg-grid-summary'><small>{html.escape(summary)}</small></div>",
@@ -1228,19 +1228,7 @@ def build_incident_heatmap(
         shift = coord_transform or gcj02_from_wgs84
         pts, areas = _shift(pts, shift), _shift(areas, shift)
 
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, location=[35.0, 105.0], zoom_start=4)
-    use_local_assets(m, static_url)
-    setattr(m, "_gisgrid_language", language)  # noqa: B010 - read by render_html for <html lang>
-    root = m.get_root()
-    assert isinstance(root, Figure)
-    root.header.add_child(Element(_CSS), name="gisgrid_css")
-    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
-    if basemap == "none":
-        root.header.add_child(
-            Element(f"<style>.leaflet-container {{ background: {PLAIN_BACKGROUND}; }}</style>"),
-            name="gisgrid_plain_background",
-        )
-    _add_basemap(m, basemap, tianditu_key, language)
+    m = _new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
 
     if not areas.empty:
         folium.GeoJson(
@@ -1286,7 +1274,7 @@ def build_incident_heatmap(
 
     if title is None:
         title = text["title"]
-    root.title = title
+    _set_title(m, title)
     info = [
         f"{html.escape(text['category'])}: <b>{html.escape(category_label(category, language))}</b>",
         f"{html.escape(text['period'])}: <b>{html.escape(period_label or text['whole_period'])}</b>",
