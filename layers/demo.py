@@ -22,17 +22,16 @@ COPY, so every row goes in with its final id and foreign keys in a single pass.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine
 
 from gisgrid.synth import DemoDistrict
+from layers.copying import copy_csv, ewkb
 
 __all__ = ["load_district"]
 
@@ -71,26 +70,12 @@ def load_district(
 
 
 # ------------------------------------------------------------------------------------- helpers
-def _ewkb(geoms: Any) -> np.ndarray:
-    arr = np.asarray(geoms, dtype=object)
-    return shapely.to_wkb(shapely.set_srid(arr, 4326), hex=True, include_srid=True)
-
-
 def _reserve(cur: Any, table: str, n: int) -> np.ndarray:
     """``n`` fresh ids from the table's own sequence (safe next to concurrent inserts)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", (n,))
     return np.fromiter((r[0] for r in cur.fetchall()), dtype=np.int64, count=n)
-
-
-def _copy(cur: Any, table: str, df: pd.DataFrame, columns: Sequence[str]) -> int:
-    """COPY ``df[columns]`` into ``table`` as CSV (empty unquoted field = NULL)."""
-    buf = io.StringIO()
-    df.loc[:, list(columns)].to_csv(buf, index=False, header=False)
-    buf.seek(0)
-    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buf)
-    return len(df)
 
 
 def _ids(keys: Iterable[Any], mapping: dict[Any, int]) -> pd.Series:
@@ -127,7 +112,7 @@ def _delete_previous(cur: Any) -> None:
 
 def _upsert_areas(cur: Any, areas: pd.DataFrame, replace: bool) -> dict[str, int]:
     ids: dict[str, int] = {}
-    wkb = _ewkb(areas.geometry.values)
+    wkb = ewkb(areas.geometry.values)
     for level in ("district", "street", "community"):
         sel = np.flatnonzero((areas["level"] == level).to_numpy())
         rows = [
@@ -198,7 +183,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         pc = d.property_companies.reset_index(drop=True).copy()
         pc["id"] = _reserve(cur, "property_company", len(pc))
         company_id = dict(zip(pc["name"], pc["id"].tolist(), strict=True))
-        counts["property_company"] = _copy(
+        counts["property_company"] = copy_csv(
             cur, "property_company", pc, ["id", "name", "credit", "contact_name", "contact_phone", "source"]
         )
 
@@ -209,8 +194,8 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         cx["community_id"] = _ids(cx["community_code"], area_id)
         cx["property_company_id"] = _ids(cx["company_name"], company_id)
         cx["built_year"] = _int(cx["built_year"])
-        cx["geom"] = _ewkb(d.complexes.geometry.values)
-        counts["complex"] = _copy(
+        cx["geom"] = ewkb(d.complexes.geometry.values)
+        counts["complex"] = copy_csv(
             cur,
             "complex",
             cx,
@@ -238,9 +223,9 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         b["community_id"] = _ids(b["community_code"], area_id)
         for col in ("levels", "units", "households"):
             b[col] = _int(b[col])
-        b["geom"] = _ewkb(d.buildings.geometry.values)
-        b["entrance"] = _ewkb(d.buildings["entrance"].values)
-        counts["building"] = _copy(
+        b["geom"] = ewkb(d.buildings.geometry.values)
+        b["entrance"] = ewkb(d.buildings["entrance"].values)
+        counts["building"] = copy_csv(
             cur,
             "building",
             b,
@@ -268,13 +253,13 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         nodes["id"] = _reserve(cur, "street_node", len(nodes))
         node_id = dict(zip(nodes["node_key"].tolist(), nodes["id"].tolist(), strict=True))
         nodes["component"] = _int(nodes["component"])
-        nodes["geom"] = _ewkb(d.street_nodes.geometry.values)
-        counts["street_node"] = _copy(cur, "street_node", nodes, ["id", "source_ref", "component", "geom"])
+        nodes["geom"] = ewkb(d.street_nodes.geometry.values)
+        counts["street_node"] = copy_csv(cur, "street_node", nodes, ["id", "source_ref", "component", "geom"])
         edges = pd.DataFrame(d.street_edges.drop(columns="geom")).reset_index(drop=True)
         edges["source_node"] = _ids(edges["source_node_key"].tolist(), node_id)
         edges["target_node"] = _ids(edges["target_node_key"].tolist(), node_id)
-        edges["geom"] = _ewkb(d.street_edges.geometry.values)
-        counts["street_edge"] = _copy(
+        edges["geom"] = ewkb(d.street_edges.geometry.values)
+        counts["street_edge"] = copy_csv(
             cur,
             "street_edge",
             edges,
@@ -285,8 +270,8 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         st = pd.DataFrame(d.stations.drop(columns="geom")).reset_index(drop=True)
         st["community_id"] = _ids(st["community_code"], area_id)
         st["complex_id"] = _ids(st["complex_key"], complex_id)
-        st["geom"] = _ewkb(d.stations.geometry.values)
-        counts["station"] = _copy(
+        st["geom"] = ewkb(d.stations.geometry.values)
+        counts["station"] = copy_csv(
             cur,
             "station",
             st,
@@ -313,7 +298,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         staff_id = dict(zip(sf["staff_key"].tolist(), sf["id"].tolist(), strict=True))
         sf["department_id"] = _ids(sf["department_code"], dept_id)
         sf["community_id"] = _ids(sf["community_code"], area_id)
-        counts["staff"] = _copy(
+        counts["staff"] = copy_csv(
             cur, "staff", sf, ["id", "name", "role", "phone", "department_id", "community_id", "active"]
         )
         a = d.assignments.reset_index(drop=True).copy()
@@ -323,7 +308,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
             sel = (a["target_kind"] == kind).to_numpy()
             ref[sel] = [str(mapping[k]) for k in ref[sel]]
         a["target_ref"] = ref
-        counts["assignment"] = _copy(
+        counts["assignment"] = copy_csv(
             cur, "assignment", a, ["staff_id", "target_kind", "target_ref", "valid_from", "valid_to"]
         )
 
@@ -336,8 +321,8 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         inc["assignee_staff_id"] = _ids(inc["assignee_staff_key"].tolist(), staff_id)
         inc["assignee_department_id"] = _ids(inc["assignee_department_code"], dept_id)
         inc["satisfaction"] = _int(inc["satisfaction"])
-        inc["geom"] = _ewkb(d.incidents.geometry.values)
-        counts["incident"] = _copy(
+        inc["geom"] = ewkb(d.incidents.geometry.values)
+        counts["incident"] = copy_csv(
             cur,
             "incident",
             inc,
@@ -371,7 +356,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         spos = pd.Index(sf["staff_key"]).get_indexer(actor.fillna(-1).to_numpy(dtype=np.int64))
         ev["actor_staff_id"] = pd.array(np.where(spos >= 0, sf["id"].to_numpy()[spos], 0), dtype="Int64")
         ev.loc[spos < 0, "actor_staff_id"] = pd.NA
-        counts["incident_event"] = _copy(
+        counts["incident_event"] = copy_csv(
             cur,
             "incident_event",
             ev,

@@ -21,7 +21,6 @@ Any error rolls the whole transaction back: nothing is half-written.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from gisgrid.errors import GeometryError, InvalidInputError
 from gisgrid.households import estimate_households
 from gisgrid.readers import SCHEMAS, problems_summary, split_source_id, validate_features
 from gisgrid.report import ImportReport, Problem
+from layers.copying import copy_csv, ewkb
 
 __all__ = ["import_layer"]
 
@@ -167,11 +167,6 @@ def _with_households(clean: gpd.GeoDataFrame, report: ImportReport) -> gpd.GeoDa
 # -- COPY helpers ----------------------------------------------------------------------------------------
 
 
-def _ewkb(geoms: Any) -> np.ndarray:
-    arr = np.asarray(geoms, dtype=object)
-    return shapely.to_wkb(shapely.set_srid(arr, 4326), hex=True, include_srid=True)
-
-
 @contextmanager
 def _cursor(conn: Connection) -> Iterator[Any]:
     raw = conn.connection.dbapi_connection
@@ -195,13 +190,7 @@ def _copy_temp(cur: Any, kind: str, frame: pd.DataFrame, columns: dict[str, str]
     with tqdm(
         total=len(frame), desc=f"writing {kind}", unit=" features", disable=not progress or None, leave=False
     ) as bar:
-        for start in range(0, len(frame), CHUNK):
-            chunk = frame.iloc[start : start + CHUNK]
-            buf = io.StringIO()
-            chunk.loc[:, names].to_csv(buf, index=False, header=False)
-            buf.seek(0)
-            cur.copy_expert(f"COPY _import ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buf)
-            bar.update(len(chunk))
+        copy_csv(cur, "_import", frame, names, chunk=CHUNK, on_chunk=bar.update)
     cur.execute("ANALYZE _import")
 
 
@@ -285,7 +274,7 @@ def _write_areas(
     conn: Connection, gdf: gpd.GeoDataFrame, report: ImportReport, skip: bool, progress: bool
 ) -> None:
     frame = pd.DataFrame({c: gdf[c] for c in ("code", "name", "level", "parent_code")})
-    frame["geom"] = _ewkb(gdf.geometry.values)
+    frame["geom"] = ewkb(gdf.geometry.values)
     with _cursor(conn) as cur:
         _copy_temp(
             cur,
@@ -351,8 +340,8 @@ def _write_buildings(
             "households": pd.array(gdf["households"].to_numpy(), dtype="Int64"),
             "households_estimated": gdf["households_estimated"].to_numpy(),
             "households_method": gdf["households_method"].to_numpy(),
-            "geom": _ewkb(gdf.geometry.values),
-            "entrance": _ewkb(entrances),
+            "geom": ewkb(gdf.geometry.values),
+            "entrance": ewkb(entrances),
         }
     )
     cols = [
@@ -468,7 +457,7 @@ def _write_complexes(
     names = ["name", "property_company", "management", "owners_committee_since", "party_org", "red_property"]
     frame = pd.DataFrame({"source": source, "source_ref": ref, **{c: gdf[c].to_numpy() for c in names}})
     frame["built_year"] = pd.array(gdf["built_year"].to_numpy(), dtype="Int64")
-    frame["geom"] = _ewkb(gdf.geometry.values)
+    frame["geom"] = ewkb(gdf.geometry.values)
     cols = [
         "name",
         "property_company_id",
@@ -533,7 +522,7 @@ def _write_stations(
         "service_radius_m",
     ]
     frame = pd.DataFrame({"source": source, "source_ref": ref, **{c: gdf[c].to_numpy() for c in names}})
-    frame["geom"] = _ewkb(gdf.geometry.values)
+    frame["geom"] = ewkb(gdf.geometry.values)
     types = {
         "source": "text",
         "source_ref": "text",
@@ -646,7 +635,7 @@ def _write_incidents(
             "key": [f"{s}:{r}" for s, r in zip(source, ref, strict=True)],
             **{c: gdf[c].to_numpy() for c in ("category_code", "source", "description", "reporter_contact")},
             "reported_at": [None if v is None else v.isoformat() for v in gdf["reported_at"]],
-            "geom": _ewkb(gdf.geometry.values),
+            "geom": ewkb(gdf.geometry.values),
         }
     )
     cols = ["category_code", "source", "description", "reporter_contact", "reported_at", "geom"]

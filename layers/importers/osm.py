@@ -31,22 +31,20 @@ nothing is written: the transaction is rolled back.
 
 from __future__ import annotations
 
-import io
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import shapely
 from sqlalchemy import Connection, Engine
 from tqdm import tqdm
 
 from gisgrid import vocab
 from gisgrid.osm import OsmExtract, checked
 from gisgrid.report import ImportReport
+from layers.copying import copy_csv, ewkb
 
 __all__ = ["import_osm"]
 
@@ -147,27 +145,9 @@ def import_osm(
 
 
 # ------------------------------------------------------------------------------------- helpers
-def _ewkb(geoms: Any) -> np.ndarray:
-    arr = np.asarray(geoms, dtype=object)
-    if not len(arr):
-        return np.zeros(0, dtype=object)
-    return shapely.to_wkb(shapely.set_srid(arr, 4326), hex=True, include_srid=True)
-
-
-def _copy(cur: Any, table: str, df: pd.DataFrame, columns: Sequence[str], bar: tqdm) -> None:
-    """COPY ``df[columns]`` into ``table`` as CSV (empty unquoted field = NULL), chunk by chunk."""
-    for start in range(0, len(df), CHUNK):
-        chunk = df.iloc[start : start + CHUNK]
-        buf = io.StringIO()
-        chunk.loc[:, list(columns)].to_csv(buf, index=False, header=False)
-        buf.seek(0)
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buf)
-        bar.update(len(chunk))
-
-
 def _frame(gdf: Any, columns: Sequence[str]) -> pd.DataFrame:
     df = pd.DataFrame({c: gdf[c].to_numpy(dtype=object) for c in columns})
-    df["geom"] = _ewkb(gdf.geometry.values)
+    df["geom"] = ewkb(gdf.geometry.values)
     return df
 
 
@@ -185,8 +165,14 @@ def _write(
     assert raw is not None
     cur = raw.cursor()
     total = sum(len(getattr(ex, layer)) for layer in LAYERS)
-    bar = tqdm(total=total, desc="osm import", unit=" rows", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        desc="osm import",
+        unit=" rows",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     try:
         cur.execute(
             "DROP TABLE IF EXISTS tmp_osm_building, tmp_osm_complex, tmp_osm_station, tmp_osm_node,"
@@ -206,7 +192,14 @@ def _write(
         # complexes first, so buildings can be linked to them
         bar.set_description("complexes")
         cols = ["source_ref", "name", "named"]
-        _copy(cur, "tmp_osm_complex", _frame(ex.complexes, cols), [*cols, "geom"], bar)
+        copy_csv(
+            cur,
+            "tmp_osm_complex",
+            _frame(ex.complexes, cols),
+            [*cols, "geom"],
+            chunk=CHUNK,
+            on_chunk=bar.update,
+        )
         cur.execute(
             "INSERT INTO complex AS c (name, source, source_ref, geom)"
             " SELECT name, 'osm', source_ref, ST_SetSRID(geom, 4326)"
@@ -220,11 +213,18 @@ def _write(
         layers["complexes"]["imported"], layers["complexes"]["updated"], _ = _upsert_counts(cur)
 
         bar.set_description("buildings")
-        cols = ["source_ref", "name", "building_type", "levels", "households", "households_estimated",
-                "households_method"]
+        cols = [
+            "source_ref",
+            "name",
+            "building_type",
+            "levels",
+            "households",
+            "households_estimated",
+            "households_method",
+        ]
         b = _frame(ex.buildings, cols)
         b["levels"] = pd.array(ex.buildings["levels"], dtype="Int64")
-        _copy(cur, "tmp_osm_building", b, [*cols, "geom"], bar)
+        copy_csv(cur, "tmp_osm_building", b, [*cols, "geom"], chunk=CHUNK, on_chunk=bar.update)
         cur.execute(UPSERT_BUILDINGS)
         ins, upd, rows = _upsert_counts(cur)
         layers["buildings"]["imported"], layers["buildings"]["updated"] = ins, upd
@@ -234,7 +234,14 @@ def _write(
 
         bar.set_description("stations")
         cols = ["source_ref", "name", "kind", "status", "opened_on"]
-        _copy(cur, "tmp_osm_station", _frame(ex.stations, cols), [*cols, "geom"], bar)
+        copy_csv(
+            cur,
+            "tmp_osm_station",
+            _frame(ex.stations, cols),
+            [*cols, "geom"],
+            chunk=CHUNK,
+            on_chunk=bar.update,
+        )
         cur.execute(
             "INSERT INTO station AS s (name, kind, status, opened_on, source, source_ref, geom)"
             " SELECT name, kind, status, opened_on, 'osm', source_ref, ST_SetSRID(geom, 4326)"
@@ -247,7 +254,14 @@ def _write(
 
         bar.set_description("street nodes")
         cols = ["source_ref", "component"]
-        _copy(cur, "tmp_osm_node", _frame(ex.street_nodes, cols), [*cols, "geom"], bar)
+        copy_csv(
+            cur,
+            "tmp_osm_node",
+            _frame(ex.street_nodes, cols),
+            [*cols, "geom"],
+            chunk=CHUNK,
+            on_chunk=bar.update,
+        )
         cur.execute(
             "INSERT INTO street_node AS n (source_ref, component, geom)"
             " SELECT source_ref, component, ST_SetSRID(geom, 4326)"
@@ -259,7 +273,14 @@ def _write(
 
         bar.set_description("street edges")
         cols = ["source_ref", "source_node_ref", "target_node_ref", "length_m", "name", "highway"]
-        _copy(cur, "tmp_osm_edge", _frame(ex.street_edges, cols), [*cols, "geom"], bar)
+        copy_csv(
+            cur,
+            "tmp_osm_edge",
+            _frame(ex.street_edges, cols),
+            [*cols, "geom"],
+            chunk=CHUNK,
+            on_chunk=bar.update,
+        )
         cur.execute("CREATE INDEX ON tmp_osm_edge (source_ref); ANALYZE tmp_osm_edge")
         cur.execute(
             "UPDATE street_edge e SET source_node = su.id, target_node = sv.id, length_m = t.length_m,"
