@@ -331,7 +331,8 @@ def test_bad_households_name_the_building() -> None:
 
 @pytest.mark.slow
 def test_real_osm_buildings() -> None:
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of gisgrid: a missing one must fail, not skip
+
     from gisgrid.households import estimate_households
 
     osm = pyrosm.OSM(pyrosm.get_data("test_pbf"))
