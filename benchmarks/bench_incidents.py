@@ -14,12 +14,15 @@ same order as a real district's. Three ways, each in a fresh process:
   over the same points COPYed into a table with a GiST index (COPY and index outside the timing).
 
 **(b) Intake under load** — uvicorn (uvloop + httptools, 1 and 2 workers) on loopback against the
-benchmark database with the demo district, an asyncio httpx client at concurrency 16 and 64, bounded
-by a request count and a time limit. Ours is ``POST /api/v1/incidents`` (token, idempotency key per
-request, versioned-grid assignment, boundary flag, routing, duplicates, incident + event rows); the
-peer is a bare FastAPI endpoint written here doing one PostGIS point-in-polygon lookup plus one insert
-on an asyncpg pool of the same size. Both servers and the client share the machine's cores: the
-client's CPU seconds are reported too.
+benchmark database with the demo district, driven by ``wrk -t2 -c16|-c64 -d10s --latency`` (Debian's
+wrk, installed by apt-get when missing and running as root; otherwise the asyncio httpx client, and the
+row's ``client`` says so) with a Lua script that POSTs the JSON bodies in turn, each with the bearer
+token and an Idempotency-Key unique per thread and request. Each cell has a 3 s warm-up first. Ours is
+``POST /api/v1/incidents`` (token, idempotency key per request, versioned-grid assignment, boundary
+flag, routing, duplicates, incident + event rows); the peer is a bare FastAPI endpoint written here
+doing one PostGIS point-in-polygon lookup plus one insert on an asyncpg pool of the same size. Server,
+PostgreSQL and wrk share the machine's cores: wrk's CPU seconds (and the uvicorn processes') are
+reported too.
 """
 
 from __future__ import annotations
@@ -277,6 +280,7 @@ def bare_app() -> Any:
 
 async def _drive(base: str, path: str, bodies: list[dict[str, Any]], headers: dict[str, str], concurrency: int,
                  max_requests: int, max_seconds: float, keyed: bool) -> dict[str, Any]:
+    """The fallback client (no wrk): asyncio httpx, bounded by a request count and a time limit."""
     import asyncio
 
     import httpx
@@ -305,13 +309,122 @@ async def _drive(base: str, path: str, bodies: list[dict[str, Any]], headers: di
     return {"wall": wall, "lat": lat, "statuses": statuses}
 
 
-@case("load")
-def load(url: str, app: str, workers: int, concurrencies: list[int], max_requests: int,
-         max_seconds: float) -> dict[str, Any]:
-    import asyncio
+def find_wrk() -> tuple[str | None, str]:
+    """wrk's path, installing Debian's package when missing and running as root; else (None, why)."""
+    import shutil
+    import subprocess
+
+    found = shutil.which("wrk")
+    if found:
+        return found, "wrk"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None, "httpx client: wrk is not installed and this is not root with apt-get"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "wrk"]):
+        subprocess.run(cmd, env=env, capture_output=True, check=False, timeout=600)
+        found = shutil.which("wrk")
+        if found:
+            return found, "wrk (installed from Debian)"
+    return None, "httpx client: apt-get install wrk failed"
+
+
+def _lua(path: str, bodies: list[dict[str, Any]], headers: dict[str, str], keyed: bool, tag: str) -> str:
+    """A wrk script: POST the bodies in turn, each request with a key unique per thread and counter."""
+    import json
+
+    def q(s: str) -> str:
+        return "[==[" + s + "]==]"
+
+    lines = ["local bodies = {", *(f"  {q(json.dumps(b, ensure_ascii=False))}," for b in bodies), "}",
+             "local headers = {['Content-Type'] = 'application/json'}"]
+    lines += [f"headers[ {q(k)} ] = {q(v)}" for k, v in headers.items()]
+    lines += [
+        "local n_threads = 0",
+        "function setup(thread)",
+        "  n_threads = n_threads + 1",
+        "  thread:set('tid', n_threads)",
+        "end",
+        "local counter = 0",
+        "function request()",
+        "  counter = counter + 1",
+        "  local i = ((tid or 1) * 7919 + counter) % #bodies + 1",
+    ]
+    if keyed:
+        lines.append(f"  headers['Idempotency-Key'] = {q(tag)} .. '-' .. (tid or 1) .. '-' .. counter")
+    lines += [f"  return wrk.format('POST', {q(path)}, headers, bodies[i])", "end", ""]
+    return "\n".join(lines)
+
+
+_UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    """Requests, seconds, req/s, p50/p99 (ms), errors from ``wrk --latency`` output."""
+    import re
+
+    def ms(label: str) -> float | None:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        return round(float(m.group(1)) * _UNIT_MS[m.group(2)], 1) if m else None
+
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if not done or not rps:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return {
+        "requests": int(done.group(1)), "seconds": round(float(done.group(2)) * _UNIT_MS[done.group(3)] / 1e3, 2),
+        "req_per_s": round(float(rps.group(1)), 1), "p50_ms": ms("50"), "p99_ms": ms("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(g) for g in sock.groups()) if sock else 0,
+    }
+
+
+def _wrk(wrk: str, script: str, url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    """One bounded wrk run (2 threads, fixed duration, loopback); its figures and its CPU seconds."""
     import resource
     import subprocess
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run([wrk, "-t2", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "10s", "--latency",
+                           "-s", script, url], capture_output=True, text=True, check=False,
+                          timeout=seconds + 60)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0 or proc.stderr.strip():  # a Lua error is only a line on stderr
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    res = parse_wrk(proc.stdout)
+    res["client_cpu_s"] = round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2)
+    return res
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc (0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+@case("load")
+def load(url: str, app: str, workers: int, concurrencies: list[int], seconds: float, max_requests: int,
+         warmup_seconds: float = 3.0) -> dict[str, Any]:
+    import asyncio
+    import subprocess
     import sys
+    import tempfile
 
     import httpx
     import numpy as np
@@ -323,8 +436,6 @@ def load(url: str, app: str, workers: int, concurrencies: list[int], max_request
     eng = _engine(url)
     with eng.begin() as conn:
         conn.execute(text("TRUNCATE incident, incident_event RESTART IDENTITY CASCADE"))
-        conn.execute(text("DELETE FROM incident WHERE idempotency_key LIKE 'synthetic:%'"))
-    eng.dispose()
     pts = _points(_communities(url), 5000, seed=SEED + workers)
     cats = ["06010", "09006", "04002", "10001", "01002"]
     bodies = [{"lon": float(p.x), "lat": float(p.y), "category_code": cats[i % len(cats)], "source": "patrol",
@@ -339,6 +450,7 @@ def load(url: str, app: str, workers: int, concurrencies: list[int], max_request
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{PORT}"
+    wrk, client = find_wrk()
     try:
         health = "/api/v1/health" if app == "ours" else "/health"
         for _ in range(300):
@@ -354,22 +466,45 @@ def load(url: str, app: str, workers: int, concurrencies: list[int], max_request
                                     settings=Settings(secret_key=SECRET))
         headers = {"Authorization": f"Bearer {token}"} if app == "ours" else {}
         path = "/api/v1/incidents" if app == "ours" else "/bare"
-        out: dict[str, Any] = {}
-        for c in concurrencies:
-            asyncio.run(_drive(base, path, bodies, headers, c, 300, 10, app == "ours"))  # warm-up
-            ru0 = resource.getrusage(resource.RUSAGE_SELF)
-            res = asyncio.run(_drive(base, path, bodies, headers, c, max_requests, max_seconds, app == "ours"))
-            ru1 = resource.getrusage(resource.RUSAGE_SELF)
-            lat = np.array(res["lat"]) * 1000
-            out[str(c)] = {
-                "requests": int(lat.size), "seconds": round(res["wall"], 2),
-                "req_per_s": round(lat.size / res["wall"], 1),
-                "p50_ms": round(float(np.percentile(lat, 50)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
-                "client_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
-                "statuses": res["statuses"],
-            }
+        out: dict[str, Any] = {"client": client}
+        with tempfile.TemporaryDirectory() as tmp:
+            for c in concurrencies:
+                if wrk:
+                    def run(secs: float, tag: str, c: int = c) -> dict[str, Any]:
+                        script = os.path.join(tmp, f"{tag}.lua")
+                        with open(script, "w", encoding="utf-8") as f:
+                            f.write(_lua(path, bodies, headers, app == "ours", f"bench-{time.time_ns()}-{tag}"))
+                        return _wrk(wrk, script, base + path, c, secs)
+
+                    run(warmup_seconds, f"warm{c}")
+                    cpu0 = _tree_cpu(server.pid)
+                    res = run(seconds, f"c{c}")
+                    res["server_cpu_s"] = round(_tree_cpu(server.pid) - cpu0, 2)
+                else:
+                    import resource
+
+                    asyncio.run(_drive(base, path, bodies, headers, c, 300, warmup_seconds, app == "ours"))
+                    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+                    cpu0 = _tree_cpu(server.pid)
+                    got = asyncio.run(_drive(base, path, bodies, headers, c, max_requests, seconds, app == "ours"))
+                    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+                    lat = np.array(got["lat"]) * 1000
+                    res = {
+                        "requests": int(lat.size), "seconds": round(got["wall"], 2),
+                        "req_per_s": round(lat.size / got["wall"], 1),
+                        "p50_ms": round(float(np.percentile(lat, 50)), 1),
+                        "p99_ms": round(float(np.percentile(lat, 99)), 1),
+                        "non_2xx": sum(n for s, n in got["statuses"].items() if not 200 <= s < 400),
+                        "socket_errors": 0,
+                        "client_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
+                        "server_cpu_s": round(_tree_cpu(server.pid) - cpu0, 2),
+                    }
+                out[str(c)] = res
+        with eng.begin() as conn:
+            out["rows_written"] = int(conn.execute(text("SELECT count(*) FROM incident")).scalar_one())
         return out
     finally:
+        eng.dispose()
         server.terminate()
         try:
             server.wait(timeout=10)
@@ -395,19 +530,22 @@ def run(ctx: dict[str, Any]) -> list[dict[str, Any]]:
         "assigned": {m: r["assigned"] for m, r in res.items()},
         "ours_peak_mb": ours["peak_rss_mb"], "sjoin_peak_mb": res["sjoin"]["peak_rss_mb"],
     }]
-    max_requests, max_seconds = (1500, 8.0) if quick else (5000, 20.0)
+    seconds = 5.0 if quick else 10.0
     for workers in (1, 2):
         runs = {app: run_in_subprocess(__name__, "load", url=ctx["url"], app=app, workers=workers,
-                                       concurrencies=[16, 64], max_requests=max_requests, max_seconds=max_seconds)
+                                       concurrencies=[16, 64], seconds=seconds, max_requests=20_000)
                 for app in ("bare", "ours")}
         for c in ("16", "64"):
             o, b = runs["ours"][c], runs["bare"][c]
             results.append({
                 "benchmark": f"intake API, {workers} worker(s), concurrency {c}",
+                "client": runs["ours"]["client"] + ", -t2 -c" + c + f" -d{seconds:g}s",
                 "ours_req_per_s": o["req_per_s"], "ours_p50_ms": o["p50_ms"], "ours_p99_ms": o["p99_ms"],
-                "ours_client_cpu_s": o["client_cpu_s"], "ours_statuses": o["statuses"],
+                "ours_requests": o["requests"], "ours_errors": o["non_2xx"] + o["socket_errors"],
+                "ours_client_cpu_s": o["client_cpu_s"], "ours_server_cpu_s": o["server_cpu_s"],
                 "bare_req_per_s": b["req_per_s"], "bare_p50_ms": b["p50_ms"], "bare_p99_ms": b["p99_ms"],
-                "bare_client_cpu_s": b["client_cpu_s"], "bare_statuses": b["statuses"],
+                "bare_requests": b["requests"], "bare_errors": b["non_2xx"] + b["socket_errors"],
+                "bare_client_cpu_s": b["client_cpu_s"], "bare_server_cpu_s": b["server_cpu_s"],
                 "ours_vs_bare": round(o["req_per_s"] / b["req_per_s"], 2) if b["req_per_s"] else None,
             })
     return results
