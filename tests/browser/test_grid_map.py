@@ -6,16 +6,12 @@ by fill colour, and refuses any request that leaves localhost (PITFALLS.md, "Map
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import geopandas as gpd
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from geoalchemy2 import WKTElement
@@ -32,7 +28,7 @@ from layers import grids as lg
 from layers.db import make_sessionmaker
 from layers.models import AdminArea, Building
 from layers.settings import Settings
-from tests.browser.chromium import launch_chromium
+from tests.browser.chromium import launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -51,12 +47,6 @@ N_PROBLEMS = 3  # G1 under, G3 over, the gap
 
 def _wkt(g) -> str:
     return f"MULTIPOLYGON((({', '.join(f'{x} {y}' for x, y in g.exterior.coords)})))"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -85,20 +75,8 @@ def server_url(seeded: Engine) -> Iterator[str]:
     app.include_router(grids_router.router)
     app.state.sessionmaker = make_sessionmaker(seeded)
     app.state.settings = Settings(environment="test", basemap="none", language="zh-CN")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 FILLS_JS = """

@@ -8,15 +8,11 @@ coloured pixels, and refuses any request that leaves localhost.
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from playwright.sync_api import sync_playwright
@@ -31,7 +27,7 @@ from layers.accounts import create_user
 from layers.db import make_sessionmaker
 from layers.demo import load_district
 from layers.settings import Settings
-from tests.browser.chromium import launch_chromium
+from tests.browser.chromium import launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -39,12 +35,6 @@ STATIC_DIR = Path(kpis.__file__).resolve().parents[1] / "static"
 SECRET = "test-secret-key-for-the-heatmap-test-0123456789"
 TODAY = dt.date(2026, 11, 23)
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_app(engine: Engine, settings: Settings) -> FastAPI:
@@ -75,21 +65,8 @@ def seeded(clean_db: Engine) -> Engine:
 
 @pytest.fixture
 def server_url(seeded: Engine, heat_settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(make_app(seeded, heat_settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(make_app(seeded, heat_settings)) as url:
+        yield url
 
 
 HEAT_PIXELS_JS = """

@@ -7,15 +7,11 @@ leaves localhost.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from playwright.sync_api import sync_playwright
@@ -24,7 +20,7 @@ from sqlalchemy import Engine, text
 from api import pages
 from layers.db import make_sessionmaker
 from layers.settings import Settings
-from tests.browser.chromium import launch_chromium
+from tests.browser.chromium import launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -71,12 +67,6 @@ N_LABELS = 3  # one name label per community
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def make_app(engine: Engine, settings: Settings) -> FastAPI:
     """The smallest app that serves the page the way api/main.py does: static mount + pages router."""
     app = FastAPI()
@@ -97,21 +87,8 @@ def seeded(clean_db: Engine) -> Engine:
 @pytest.fixture
 def server_url(seeded: Engine) -> Iterator[str]:
     settings = Settings(environment="test", basemap="none", language="zh-CN")
-    port = _free_port()
-    config = uvicorn.Config(make_app(seeded, settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(make_app(seeded, settings)) as url:
+        yield url
 
 
 COUNT_JS = """
