@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -152,4 +153,9 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(DBAPIError, _dbapi_handler)
     app.add_exception_handler(PoolTimeoutError, _database_handler)
+    # the async intake path talks to PostgreSQL through asyncpg, not SQLAlchemy: a refused or dropped
+    # connection (OSError's ConnectionError) or asyncpg's own connection errors are 503s as well
+    app.add_exception_handler(ConnectionError, _database_handler)
+    app.add_exception_handler(asyncpg.PostgresConnectionError, _database_handler)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me"
+DEV_SECRET = "dev-only-secret-change-me-it-is-public"  # refused in production; 32+ bytes for HS256
 
 
 class Settings(BaseSettings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.security import create_access_token
 from layers.settings import Settings
 
 
@@ -31,6 +32,15 @@ def test_healthz_503_when_database_unreachable():
         login = client.post("/api/v1/auth/token", data={"username": "a", "password": "b" * 8})
         assert login.status_code == 503
         assert login.json()["error"]["code"] == "database_unavailable"
+        # the async intake path (asyncpg, not psycopg2) too
+        token = create_access_token(username="a", role="patrol", scope=None, settings=settings)
+        report = client.post(
+            "/api/v1/incidents",
+            json={"lon": 117.26, "lat": 34.80, "crs": "wgs84", "category_code": "06010", "source": "patrol"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert report.status_code == 503, report.text
+        assert report.json()["error"]["code"] == "database_unavailable"
 
 
 def test_creating_the_app_does_not_connect():
