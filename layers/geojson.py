@@ -343,8 +343,12 @@ def fetch_page(
     scope_area_id: int | None = None,
     filters: Mapping[str, str | None] | None = None,
     current_only: bool = True,
+    department_id: int | None = None,
 ) -> FeaturePage:
     """A page of ``layer`` (a key of :data:`LAYERS`) as a :class:`FeaturePage`.
+
+    ``department_id`` (incidents only) keeps the cases assigned or whistled to that department: what a
+    department account may see, whatever its area scope.
 
     ``filters`` are equality filters on the layer's filter names (e.g. ``{"level": "community"}``);
     None values are ignored; a value outside the vocabulary raises :class:`InvalidInputError` naming
@@ -377,6 +381,12 @@ def fetch_page(
         where.append(f"{flt.column} = :f_{name}")
     if layer == "grids" and current_only:
         where.append("t.valid_to IS NULL")
+    if layer == "incidents" and department_id is not None:
+        params["department_id"] = department_id
+        where.append(
+            "(t.assignee_department_id = :department_id"
+            " OR t.whistles @> jsonb_build_array(jsonb_build_object('department_id', CAST(:department_id AS int))))"
+        )
     geom = f"t.{spec.geometry}"
     if box is not None:
         params.update(minx=box.minx, miny=box.miny, maxx=box.maxx, maxy=box.maxy)
@@ -476,11 +486,13 @@ def fetch_incidents(
     status: str | None = None,
     level: str | None = None,
     category_code: str | None = None,
+    department_id: int | None = None,
     **kwargs: Any,
 ) -> FeaturePage:
     return fetch_page(
         session,
         "incidents",
         filters={"status": status, "level": level, "category_code": category_code},
+        department_id=department_id,
         **kwargs,
     )

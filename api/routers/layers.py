@@ -259,6 +259,10 @@ def read_incidents(
         status=status,
         level=level,
         category_code=category_code,
+        # a department account sees the cases assigned or whistled to its department, nothing else
+        department_id=(user.department_id if user.department_id is not None else -1)
+        if user.role == "department"
+        else None,
         **_common(user, page),
     )
     return _respond(request, result)

@@ -264,3 +264,48 @@ def test_grids_current_only_by_default(client, admin_header, session, district):
 def test_parse_bbox_directly():
     assert parse_bbox(None) is None
     assert parse_bbox([116.3, 39.9, 116.4, 40.0]).as_list() == [116.3, 39.9, 116.4, 40.0]  # type: ignore[union-attr]
+
+
+def test_department_sees_only_cases_assigned_or_whistled_to_it(
+    client, session, user_factory, auth_header, district
+):
+    import json
+
+    from sqlalchemy import text
+
+    dept = {
+        code: session.execute(
+            text("INSERT INTO department (code, name, categories) VALUES (:c, :n, '{}') RETURNING id"),
+            {"c": code, "n": name},
+        ).scalar_one()
+        for code, name in (("CG", "城管局"), ("SW", "水务局"))
+    }
+    case = (
+        "INSERT INTO incident (category_code, source, description, assignee_department_id, whistles, geom) "
+        "VALUES ('06010', 'resident', :d, :a, CAST(:w AS jsonb), ST_SetSRID(ST_MakePoint(116.31, 39.91), 4326))"
+    )
+    whistle = [
+        {
+            "department_id": dept["CG"],
+            "kind": "routine",
+            "whistled_at": "2026-01-01T08:00:00+08:00",
+            "due_at": "2026-01-01T08:30:00+08:00",
+            "accepted_at": None,
+            "flagged_at": None,
+        }
+    ]
+    session.execute(text(case), {"d": "assigned to 城管", "a": dept["CG"], "w": "[]"})
+    session.execute(text(case), {"d": "whistled to 城管", "a": None, "w": json.dumps(whistle)})
+    session.execute(text(case), {"d": "assigned to 水务", "a": dept["SW"], "w": "[]"})
+    session.execute(text(case), {"d": "nobody's yet", "a": None, "w": "[]"})
+    user = user_factory("department", district["street"].code)
+    user.department_id = dept["CG"]
+    session.commit()
+
+    res = client.get("/api/v1/incidents", headers=auth_header(user))
+    assert res.status_code == 200
+    seen = {f["properties"]["description"] for f in res.json()["features"]}
+    assert seen == {"assigned to 城管", "whistled to 城管"}
+    # a dispatcher of the same area sees all four
+    dispatcher = auth_header(user_factory("dispatcher", district["street"].code))
+    assert client.get("/api/v1/incidents", headers=dispatcher).json()["numberMatched"] == 4
