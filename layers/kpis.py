@@ -111,6 +111,24 @@ _EVENTS_SQL = f"""
 """
 
 
+def _scope_and_period(scope_code: str | None, start: Any, end: Any) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions (alias ``i`` = incident) for the caller's area and ``start <= reported_at < end``."""
+    start_at, end_at = _aware(start, "from"), _aware(end, "to")
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise InvalidInputError(
+            "the period is empty: 'to' must be after 'from'", field="to", feature=str(end), rule="from < to"
+        )
+    where, params = scope_condition(scope_code)
+    conditions = [where]
+    if start_at is not None:
+        conditions.append("i.reported_at >= :start_at")
+        params["start_at"] = start_at
+    if end_at is not None:
+        conditions.append("i.reported_at < :end_at")
+        params["end_at"] = end_at
+    return conditions, params
+
+
 def load_frames(
     session: Session,
     *,
@@ -125,19 +143,7 @@ def load_frames(
     Returns ``(incidents, events)`` with the columns :func:`gisgrid.kpi.compute_kpis` reads, the
     datetimes timezone-aware.
     """
-    start_at, end_at = _aware(start, "from"), _aware(end, "to")
-    if start_at is not None and end_at is not None and end_at <= start_at:
-        raise InvalidInputError(
-            "the period is empty: 'to' must be after 'from'", field="to", feature=str(end), rule="from < to"
-        )
-    where, params = scope_condition(scope_code)
-    conditions = [where]
-    if start_at is not None:
-        conditions.append("i.reported_at >= :start_at")
-        params["start_at"] = start_at
-    if end_at is not None:
-        conditions.append("i.reported_at < :end_at")
-        params["end_at"] = end_at
+    conditions, params = _scope_and_period(scope_code, start, end)
     if category is not None:
         conditions.append("i.category_code LIKE :category")
         params["category"] = category + "%"
@@ -292,19 +298,7 @@ def load_heatmap_layers(
     (``code``, ``name``, polygons) — both EPSG:4326 — and ``synthetic`` (any demo row among them).
     ``category`` is a 5-digit code or a code prefix (``"06"`` for the class 市容环境).
     """
-    start_at, end_at = _aware(start, "from"), _aware(end, "to")
-    if start_at is not None and end_at is not None and end_at <= start_at:
-        raise InvalidInputError(
-            "the period is empty: 'to' must be after 'from'", field="to", feature=str(end), rule="from < to"
-        )
-    where, params = scope_condition(scope_code)
-    conditions = [where]
-    if start_at is not None:
-        conditions.append("i.reported_at >= :start_at")
-        params["start_at"] = start_at
-    if end_at is not None:
-        conditions.append("i.reported_at < :end_at")
-        params["end_at"] = end_at
+    conditions, params = _scope_and_period(scope_code, start, end)
     if category:
         if not (category.isdigit() and 1 <= len(category) <= 5):
             raise InvalidInputError(
