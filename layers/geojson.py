@@ -333,6 +333,21 @@ def layer_spec(name: str) -> LayerSpec:
         ) from None
 
 
+def department_condition(
+    department_id: int, *, alias: str = "t", param: str = "department_id"
+) -> tuple[str, dict[str, Any]]:
+    """A SQL condition keeping the incidents ``alias`` assigned or whistled to ``department_id``.
+
+    What a department account may see, on top of its area scope: ``incident.assignee_department_id`` is
+    the department, or ``incident.whistles`` holds an entry with its ``department_id``.
+    """
+    return (
+        f"({alias}.assignee_department_id = :{param}"
+        f" OR {alias}.whistles @> jsonb_build_array(jsonb_build_object('department_id', CAST(:{param} AS int))))",
+        {param: department_id},
+    )
+
+
 def fetch_page(
     session: Session,
     layer: str,
@@ -382,11 +397,9 @@ def fetch_page(
     if layer == "grids" and current_only:
         where.append("t.valid_to IS NULL")
     if layer == "incidents" and department_id is not None:
-        params["department_id"] = department_id
-        where.append(
-            "(t.assignee_department_id = :department_id"
-            " OR t.whistles @> jsonb_build_array(jsonb_build_object('department_id', CAST(:department_id AS int))))"
-        )
+        condition, department_params = department_condition(department_id)
+        params.update(department_params)
+        where.append(condition)
     geom = f"t.{spec.geometry}"
     if box is not None:
         params.update(minx=box.minx, miny=box.miny, maxx=box.maxx, maxy=box.maxy)

@@ -46,7 +46,9 @@ Open311 has no authentication beyond ``api_key``. Each key stands for an account
 configured as ``GISGRID_OPEN311_KEYS="key1:username1,key2:username2"`` (read from
 ``app.state.settings.open311_keys``: a string of that form or a mapping; no setting = no keys). The
 account's role and area decide what the key may do: reading requests needs an incident reader role
-(not ``planner``) and shows only the account's area; reporting needs a role that may report (a
+(not ``planner``) and shows only the account's area — and, for a ``department`` account, only the
+cases assigned or whistled to its department, the rule of the incidents map layer
+(:func:`layers.geojson.department_condition`); reporting needs a role that may report (a
 dedicated account with role ``dispatcher`` or ``patrol`` scoped to the district is the usual choice).
 ``services.json`` is public; **reading requests needs a key** (descriptions may hold personal data).
 
@@ -89,6 +91,7 @@ from gisgrid.errors import (
 from gisgrid.incidents import Actor
 from gisgrid.maps import incident_categories
 from layers import incidents as incident_flows
+from layers.geojson import department_condition
 from layers.kpis import AREA_JOINS, scope_condition
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -166,6 +169,13 @@ def _account(request: Request, session: Session, api_key: str | None) -> Current
 
 def _scope(user: CurrentUser) -> str | None:
     return None if user.role == "admin" else user.scope_area_code
+
+
+def _department(user: CurrentUser) -> int | None:
+    """The department whose cases a ``department`` account may read (-1, i.e. none, if it has none)."""
+    if user.role != "department":
+        return None
+    return user.department_id if user.department_id is not None else -1
 
 
 # ------------------------------------------------------------------------------------------ services
@@ -278,10 +288,17 @@ def _ids(value: str) -> list[int]:
     return out
 
 
-def _fetch(session: Session, scope_code: str | None, conditions: list[str], params: dict[str, Any]) -> list[Any]:
-    where, scope_params = scope_condition(scope_code)
-    sql = _REQUESTS_SQL.format(where=" AND ".join([where, *conditions]))
-    return list(session.execute(text(sql), {**params, **scope_params}).mappings().all())
+def _fetch(session: Session, user: CurrentUser, conditions: list[str], params: dict[str, Any]) -> list[Any]:
+    """The requests the account may read (its area; a department's own cases) that meet ``conditions``."""
+    where, scope_params = scope_condition(_scope(user))
+    wheres, params = [where, *conditions], {**params, **scope_params}
+    department_id = _department(user)
+    if department_id is not None:
+        department_where, department_params = department_condition(department_id, alias="i")
+        wheres.append(department_where)
+        params.update(department_params)
+    sql = _REQUESTS_SQL.format(where=" AND ".join(wheres))
+    return list(session.execute(text(sql), params).mappings().all())
 
 
 def _reader(request: Request, session: Session, api_key: str | None) -> CurrentUser:
@@ -344,7 +361,7 @@ def list_requests(
                     *(CLOSED_STATUSES if "closed" in wanted else ()),
                 ]
                 conditions.append("i.status = ANY(:statuses)")
-        rows = _fetch(session, _scope(user), conditions, params)
+        rows = _fetch(session, user, conditions, params)
     except GisgridError as exc:
         return _from_exc(exc)
     names = incident_categories()
@@ -363,8 +380,8 @@ def get_request(
         user = _reader(request, session, api_key)
         if not service_request_id.isdigit() or len(service_request_id) > 18:
             raise NotFoundError(f"service_request_id {service_request_id} not found")
-        rows = _fetch(session, _scope(user), ["i.id = :id"], {"id": int(service_request_id)})
-        if not rows:  # outside the key's area is "not found" too: nothing is learnt about it
+        rows = _fetch(session, user, ["i.id = :id"], {"id": int(service_request_id)})
+        if not rows:  # outside the key's area (or not its department's case) is "not found" too
             raise NotFoundError(f"service_request_id {service_request_id} not found")
     except GisgridError as exc:
         return _from_exc(exc)

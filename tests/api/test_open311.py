@@ -217,6 +217,117 @@ def test_single_request_and_404(o311: TestClient, seeded: dict[str, int]) -> Non
     assert get(o311, f"/requests/{seeded['other']}.json", key=INTAKE_KEY).status_code == 200
 
 
+# a department account reads only the cases assigned or whistled to its department (as on the map layer)
+CG_KEY = "k-department-cg"
+CG_A_KEY = "k-department-cg-community-a"
+SW_KEY = "k-department-sw"
+NO_DEPT_KEY = "k-department-none"
+DISTRICT_KEY = "k-dispatcher-district"
+
+
+@pytest.fixture
+def departments(
+    api_settings: Settings,
+    session: Session,
+    district: dict[str, AdminArea],
+    user_factory: Callable[..., User],
+) -> Iterator[tuple[TestClient, dict[str, int]]]:
+    """Departments 城管 (CG) and 水务 (SW), five cases, and keys for department accounts and a dispatcher."""
+    dept = {
+        code: session.execute(
+            text("INSERT INTO department (code, name, categories) VALUES (:c, :n, '{}') RETURNING id"),
+            {"c": code, "n": name},
+        ).scalar_one()
+        for code, name in (("CG", "城管局"), ("SW", "水务局"))
+    }
+
+    def whistle(department: str) -> dict[str, Any]:
+        return {
+            "department_id": dept[department], "kind": "routine", "whistled_at": "2026-01-01T08:00:00+08:00",
+            "due_at": "2026-01-01T08:30:00+08:00", "accepted_at": None, "flagged_at": None,
+        }
+
+    a, b, street = district["A"], district["B"], district["street"]
+    rows = [  # name, community, assigned department, whistled departments
+        ("assigned_cg", a, "CG", []),
+        ("whistled_cg", b, "SW", ["CG"]),  # assigned to SW, but CG was whistled for it
+        ("assigned_sw", a, "SW", []),
+        ("whistled_sw", a, None, ["SW"]),
+        ("nobody", a, None, []),
+    ]
+    ids: dict[str, int] = {}
+    for n, (name, community, assignee, whistled) in enumerate(rows):
+        ids[name] = session.execute(
+            text(
+                "INSERT INTO incident (category_code, source, description, reported_at, community_id, street_id,"
+                " assignee_department_id, whistles, geom) VALUES ('06010', 'resident', :d, :reported, :community,"
+                " :street, :assignee, CAST(:w AS jsonb), ST_SetSRID(ST_MakePoint(:x, 39.93), 4326)) RETURNING id"
+            ),
+            {
+                "d": name, "reported": _now() - dt.timedelta(days=1, hours=n), "community": community.id,
+                "street": street.id, "assignee": dept[assignee] if assignee else None,
+                "w": json.dumps([whistle(w) for w in whistled]),
+                "x": 116.32 if community is a else 116.37,
+            },
+        ).scalar_one()
+    for username, department, scope in (
+        ("dept_cg", "CG", "110105000000"),
+        ("dept_cg_a", "CG", "110105001001"),
+        ("dept_sw", "SW", "110105000000"),
+        ("dept_none", None, "110105000000"),
+    ):
+        user = user_factory("department", scope, username=username)
+        user.department_id = dept[department] if department else None
+    user_factory("dispatcher", "110105000000", username="dispatcher_district")
+    session.commit()
+    keys = {
+        CG_KEY: "dept_cg", CG_A_KEY: "dept_cg_a", SW_KEY: "dept_sw", NO_DEPT_KEY: "dept_none",
+        DISTRICT_KEY: "dispatcher_district",
+    }
+    settings = api_settings.model_copy(update={"open311_keys": keys})
+    with TestClient(create_app(settings)) as client:
+        yield client, ids
+
+
+def _listed(client: TestClient, key: str, **params: Any) -> set[str]:
+    got = get(client, "/requests.json", key=key, **params)
+    assert got.status_code == 200, got.text
+    return {r["service_request_id"] for r in got.json()}
+
+
+def test_department_lists_only_cases_assigned_or_whistled_to_it(
+    departments: tuple[TestClient, dict[str, int]],
+) -> None:
+    client, ids = departments
+
+    def named(*names: str) -> set[str]:
+        return {str(ids[n]) for n in names}
+
+    assert _listed(client, CG_KEY) == named("assigned_cg", "whistled_cg")
+    assert _listed(client, SW_KEY) == named("whistled_cg", "assigned_sw", "whistled_sw")
+    # the rule holds when ids are asked for explicitly, too
+    every = ",".join(str(i) for i in ids.values())
+    assert _listed(client, CG_KEY, service_request_id=every) == named("assigned_cg", "whistled_cg")
+    # the area scope still applies on top: the CG account of community A does not see the case in B
+    assert _listed(client, CG_A_KEY) == named("assigned_cg")
+    # a department account bound to no department sees nothing; a dispatcher of the district sees all
+    assert _listed(client, NO_DEPT_KEY) == set()
+    assert _listed(client, DISTRICT_KEY) == named(*ids)
+
+
+def test_department_single_request_not_theirs_is_404(departments: tuple[TestClient, dict[str, int]]) -> None:
+    client, ids = departments
+    for name in ("assigned_cg", "whistled_cg"):
+        got = get(client, f"/requests/{ids[name]}.json", key=CG_KEY)
+        assert got.status_code == 200, got.text
+        assert got.json()[0]["service_request_id"] == str(ids[name])
+    for name in ("assigned_sw", "whistled_sw", "nobody"):  # another department's, or no department's
+        assert_error(get(client, f"/requests/{ids[name]}.json", key=CG_KEY), 404)
+        assert get(client, f"/requests/{ids[name]}.json", key=DISTRICT_KEY).status_code == 200
+    assert_error(get(client, f"/requests/{ids['whistled_cg']}.json", key=CG_A_KEY), 404)  # outside its area
+    assert_error(get(client, f"/requests/{ids['assigned_cg']}.json", key=NO_DEPT_KEY), 404)
+
+
 def test_keys_and_formats(o311: TestClient, seeded: dict[str, int]) -> None:
     assert "api_key" in assert_error(get(o311, "/requests.json", key=None), 403)
     assert_error(get(o311, "/requests.json", key="wrong"), 403)
