@@ -94,13 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     add_exception_handlers(app)
+    # the intake endpoint first: routes are matched in order, and it is the one under load
+    app.include_router(incidents.router)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(layers.router)
     app.include_router(grids.router)
     app.include_router(kpis.router)
-    app.include_router(incidents.router)
     app.include_router(pages.router)
     app.include_router(open311.router)  # last: it ends with a catch-all under /open311/v2
     _add_docs(app)

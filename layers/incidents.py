@@ -34,11 +34,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import orjson
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, text
@@ -68,10 +69,10 @@ from gisgrid.incidents import (
     Transition,
     Whistle,
     in_scope,
-    report,
     transition,
 )
 from gisgrid.workcal import WorkCalendar
+from layers.placement import Place, Reference, ReferenceCache, default_cache
 
 __all__ = [
     "INPUT_CRS",
@@ -217,7 +218,7 @@ class IncidentInput:
     reported_at: dt.datetime | None
     given: dict[str, Any]  # the request as sent (for the idempotency fingerprint)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         blob = json.dumps(self.given, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
@@ -296,94 +297,83 @@ def parse_input(data: Mapping[str, Any], *, now: dt.datetime) -> IncidentInput:
 
 
 # ----------------------------------------------------------------------------------------------- SQL
-_VALID_AT = ("g.status <> 'draft' AND g.valid_from <= CAST(:at AS timestamptz) "
-             "AND (g.valid_to IS NULL OR g.valid_to > CAST(:at AS timestamptz))")
-# ``p`` is NOT MATERIALIZED: inlined, the point is an expression of the parameters, so every spatial
-# search is an index condition (materialized, the duplicates search became a join filter over every
-# open incident of the category in the time window: 3.4 ms at 9,000 incidents, growing with the table).
-# ``near`` is a fence: the incidents in the small box around the point come from idx_incident_geom
-# alone, so a generic plan (the intake pool forces them, api/background.py) does not AND it with the
-# category index, whose bitmap grows with the table.
-LOOKUP_SQL: Final = f"""
+# Intake is one statement, so one round trip. Python has decided everything that needs no live data
+# (route, level, deadline, assignee: from the reference data in memory, layers/placement.py); the
+# statement checks that reference data is still current, loads the reporter, finds the possible
+# duplicates, writes the incident and its first event, and answers. It writes nothing when the
+# reference generation moved (intake reloads and decides again), when the reporter may not report,
+# when the idempotency key is known (the first answer is returned) or when the point is outside the
+# district (``:placed`` false).
+#
+# ``p`` is NOT MATERIALIZED: inlined, the point is an expression of the parameters, so the duplicates
+# search is an index condition: one scan of ``idx_incident_geom_category`` (GiST over geom,
+# category_code, reported_at; migration 0003) reads only incidents of the same category in the time
+# window and the box.
+_OPEN_LIST = ", ".join(f"'{st}'" for st in DUPLICATE_STATUSES)
+_REPORT_LIST = ", ".join(f"'{r}'" for r in sorted(ROLE_TABLE[Action.REPORT]))
+# constants are literals, not parameters: fewer values to encode per request
+INTAKE_SQL: Final = f"""
 WITH p AS NOT MATERIALIZED (
     SELECT ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326) AS g),
+fresh AS (SELECT COALESCE((SELECT r.instance = CAST(:instance AS uuid) AND r.generation = CAST(:generation AS bigint)
+                           FROM reference_generation r WHERE r.id = 1), false) AS ok),
 existing AS (SELECT i.id, i.intake::text AS intake FROM incident i
              WHERE i.idempotency_key = CAST(:key AS text)),
-gr AS (SELECT g.id, g.code, g.version, g.community_id FROM grid g, p
-       WHERE ST_Covers(g.geom, p.g) AND {_VALID_AT} ORDER BY g.id LIMIT 1),
-comm AS (SELECT a.id, a.code, a.parent_id FROM admin_area a
-         WHERE a.id = COALESCE((SELECT community_id FROM gr),
-               (SELECT a2.id FROM admin_area a2, p
-                WHERE a2.level = 'community' AND ST_Covers(a2.geom, p.g) ORDER BY a2.id LIMIT 1))),
-street AS (SELECT a.id, a.code FROM admin_area a
-           WHERE a.level IN ('street', 'town') AND a.id = COALESCE((SELECT parent_id FROM comm),
-               (SELECT a2.id FROM admin_area a2, p
-                WHERE a2.level IN ('street', 'town') AND ST_Covers(a2.geom, p.g) ORDER BY a2.id LIMIT 1))),
-edge AS (SELECT min(ST_Distance(ST_Boundary(g.geom)::geography, p.g::geography)) AS d FROM grid g, p
-         WHERE g.geom && ST_Expand(p.g, CAST(:bdeg AS float8)) AND {_VALID_AT}),
-worker AS (SELECT s.id FROM staff s JOIN assignment a ON a.staff_id = s.id
-           WHERE CAST(:need_worker AS boolean) AND s.active AND s.role IN ('grid_worker', 'grid_chief')
-             AND ((a.target_kind = 'grid' AND a.target_ref = (SELECT code FROM gr))
-               OR (a.target_kind = 'community' AND a.target_ref = (SELECT code FROM comm)))
-             AND a.valid_from <= CAST(:day AS date) AND (a.valid_to IS NULL OR a.valid_to >= CAST(:day AS date))
-           ORDER BY (a.target_kind = 'grid') DESC, (s.role = 'grid_worker') DESC, s.id LIMIT 1),
-cx AS (SELECT c.id, c.property_company_id FROM complex c, p
-       WHERE CAST(:need_complex AS boolean) AND ST_Covers(c.geom, p.g) ORDER BY c.id LIMIT 1),
-room AS (SELECT st.id FROM station st WHERE CAST(:need_police AS boolean) AND st.kind = 'police_room'
-           AND st.status = 'open' AND st.community_id = (SELECT id FROM comm) ORDER BY st.id LIMIT 1),
-officer AS (SELECT s.id FROM staff s WHERE CAST(:need_police AS boolean) AND s.active AND s.role = 'police'
-              AND s.community_id = (SELECT id FROM comm) ORDER BY s.id LIMIT 1),
-dept AS (SELECT d.id FROM department d
-         WHERE (d.code = CAST(:dept_code AS text))
-            OR (CAST(:dept_any AS boolean) AND CAST(:category AS text) = ANY(d.categories))
-         ORDER BY (d.code = CAST(:dept_code AS text)) DESC NULLS LAST, d.id LIMIT 1),
-near AS MATERIALIZED (SELECT i.id, i.status, i.reported_at, i.category_code, i.geom FROM incident i, p
-         WHERE i.geom && ST_Expand(p.g, CAST(:ddeg AS float8))),
 usr AS (SELECT u.id, u.role, u.active, u.staff_id, u.department_id, a.code AS scope_code
         FROM app_user u LEFT JOIN admin_area a ON a.id = u.scope_area_id
         WHERE u.username = CAST(:username AS text)),
+who AS (SELECT COALESCE(u.id, CAST(:actor_user_id AS integer)) AS user_id,
+               COALESCE(u.staff_id, CAST(:actor_staff_id AS integer)) AS staff_id,
+               COALESCE(u.role, CAST(:actor_role AS text)) AS role,
+               CASE WHEN CAST(:username AS text) IS NULL
+                    THEN CAST(:actor_role AS text) IN ({_REPORT_LIST})
+                    ELSE COALESCE(u.active AND u.role IN ({_REPORT_LIST}), false) END AS ok
+        FROM (SELECT 1) one LEFT JOIN usr u ON true),
 dups AS (SELECT i.id, i.status, i.reported_at, ST_Distance(i.geom::geography, p.g::geography) AS dist
-         FROM near i, p
-         WHERE i.category_code = CAST(:category AS text) AND i.status = ANY(CAST(:open AS text[]))
+         FROM incident i, p
+         WHERE i.geom && ST_Expand(p.g, CAST(:ddeg AS float8)) AND i.category_code = CAST(:category AS text)
            AND i.reported_at BETWEEN CAST(:dup_from AS timestamptz) AND CAST(:dup_to AS timestamptz)
+           AND i.status IN ({_OPEN_LIST})
            AND ST_DWithin(i.geom::geography, p.g::geography, CAST(:dup_m AS float8))
-         ORDER BY dist, i.id LIMIT 10)
-SELECT (SELECT id FROM existing) AS existing_id, (SELECT intake FROM existing) AS existing_intake,
-       (SELECT id FROM gr) AS grid_id, (SELECT code FROM gr) AS grid_code, (SELECT version FROM gr) AS grid_version,
-       (SELECT id FROM comm) AS community_id, (SELECT code FROM comm) AS community_code,
-       (SELECT id FROM street) AS street_id, (SELECT code FROM street) AS street_code,
-       (SELECT d FROM edge) AS edge_m, (SELECT id FROM worker) AS worker_id,
-       (SELECT id FROM cx) AS complex_id, (SELECT property_company_id FROM cx) AS company_id,
-       (SELECT id FROM room) AS station_id, (SELECT id FROM officer) AS officer_id,
-       (SELECT id FROM dept) AS department_id,
-       (SELECT COALESCE(json_agg(json_build_object('id', id, 'status', status, 'reported_at', reported_at,
-                                                   'distance_m', round(dist::numeric, 1)) ORDER BY dist, id),
-                        '[]'::json)::text FROM dups) AS duplicates,
-       (SELECT row_to_json(usr)::text FROM usr) AS reporter
-"""
-
-INSERT_SQL: Final = """
-WITH ins AS (
+         ORDER BY dist, i.id LIMIT 10),
+dj AS (SELECT COALESCE(json_agg(json_build_object('id', x.id, 'status', x.status, 'reported_at', x.reported_at,
+                                                  'distance_m', round(x.dist::numeric, 1)) ORDER BY x.dist, x.id),
+                       '[]'::json)::text AS list,
+              COALESCE(json_agg(x.id ORDER BY x.dist, x.id), '[]'::json) AS ids
+       FROM dups x),
+ins AS (
     INSERT INTO incident (idempotency_key, category_code, source, description, photos, reporter_contact,
         reported_at, grid_id, grid_code, community_id, street_id, level, assignee_staff_id,
         assignee_department_id, assignee_property_company_id, assignee_station_id, status, deadline_at,
         boundary_flag, intake, geom)
-    VALUES (CAST(:key AS text), CAST(:category AS text), CAST(:source AS text), CAST(:description AS text),
+    SELECT CAST(:key AS text), CAST(:category AS text), CAST(:source AS text), CAST(:description AS text),
         CAST(:photos AS jsonb), CAST(:contact AS text), CAST(:reported_at AS timestamptz),
         CAST(:grid_id AS integer), CAST(:grid_code AS text), CAST(:community_id AS integer),
         CAST(:street_id AS integer), CAST(:level AS text), CAST(:staff_id AS integer),
         CAST(:department_id AS integer), CAST(:company_id AS integer), CAST(:station_id AS integer),
-        'reported', CAST(:deadline_at AS timestamptz), CAST(:boundary_flag AS boolean), CAST(:intake AS jsonb),
-        ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326))
+        'reported', CAST(:deadline_at AS timestamptz), CAST(:boundary_flag AS boolean),
+        CAST(CAST(:answer_head AS text) || dj.list || '}}' AS jsonb),
+        ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326)
+    FROM who w, dj, fresh f
+    WHERE w.ok AND f.ok AND CAST(:placed AS boolean) AND NOT EXISTS (SELECT 1 FROM existing)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
 ), ev AS (
     INSERT INTO incident_event (incident_id, action, from_status, to_status, actor_user_id, actor_staff_id,
                                 at, note, data)
-    SELECT id, 'report', NULL, 'reported', CAST(:actor_user_id AS integer), CAST(:actor_staff_id AS integer),
-           CAST(:at AS timestamptz), CAST(:note AS text), CAST(:event_data AS jsonb) FROM ins
+    SELECT n.id, 'report', NULL, 'reported', w.user_id, w.staff_id, CAST(:at AS timestamptz),
+           CAST(:note AS text),
+           CAST(json_build_object('actor_role', w.role, 'level', CAST(:level AS text),
+                                  'deadline_at', CAST(:deadline_iso AS text), 'route', CAST(:route AS text),
+                                  'boundary_flag', CAST(:boundary_flag AS boolean),
+                                  'possible_duplicates', dj.ids) AS jsonb)
+    FROM ins n, who w, dj
 )
-SELECT id FROM ins
+SELECT f.ok AS fresh, (SELECT id FROM existing) AS existing_id, (SELECT intake FROM existing) AS existing_intake,
+       (SELECT id FROM ins) AS new_id, u.id AS user_id, u.role AS user_role, u.active AS user_active,
+       u.staff_id AS user_staff_id, u.department_id AS user_department_id, u.scope_code AS user_scope_code,
+       dj.list AS dups_json
+FROM fresh f, dj LEFT JOIN usr u ON true
 """
 
 EXISTING_SQL: Final = "SELECT id, intake::text AS intake FROM incident WHERE idempotency_key = CAST(:key AS text)"
@@ -403,25 +393,30 @@ def to_asyncpg(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED.sub(sub, sql), tuple(names)
 
 
-_ASYNC = {name: to_asyncpg(sql) for name, sql in
-          (("lookup", LOOKUP_SQL), ("insert", INSERT_SQL), ("existing", EXISTING_SQL))}
+_ASYNC = {name: to_asyncpg(sql) for name, sql in (("intake", INTAKE_SQL), ("existing", EXISTING_SQL))}
+_RELOADS: Final = 3  # a reference change between deciding and writing: decide again, at most this often
 
 
 # ------------------------------------------------------------------------------------------- intake
 @dataclass
 class IntakeResult:
-    """The answer to a report: the incident, how it was assigned, possible duplicates, and whether it is new."""
+    """The answer to a report: the incident, how it was assigned, possible duplicates, and whether it is new.
+
+    ``body`` is the answer as JSON text, as the API sends it (``{incident, assignment,
+    possible_duplicates}``); :attr:`answer` is the same parsed.
+    """
 
     incident_id: int
     created: bool
-    answer: dict[str, Any]  # the stored ``intake`` answer (incident, assignment, possible_duplicates)
+    body: str
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "incident": {"id": self.incident_id, **self.answer["incident"]},
-            "assignment": self.answer["assignment"],
-            "possible_duplicates": self.answer["possible_duplicates"],
-        }
+        return self.answer
 
 
 @dataclass
@@ -431,6 +426,7 @@ class _Plan:
     at: dt.datetime
     reported_at: dt.datetime
     route: Route
+    options: IntakeOptions
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -440,7 +436,8 @@ def _degrees(metres: float, lat: float) -> float:
 
 
 def _plan(data: Mapping[str, Any], key: str | None, now: dt.datetime | None, options: IntakeOptions,
-          routes: Sequence[Route] | None) -> _Plan:
+          routes: Sequence[Route] | None, actor: Actor | None, username: str | None) -> _Plan:
+    """Check the report; the statement's parameters that do not depend on where the point lies."""
     at = _aware(now, "now") if now is not None else dt.datetime.now(dt.UTC)
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128):
         raise InvalidInputError("the idempotency key must be 1–128 characters", field="Idempotency-Key",
@@ -450,97 +447,121 @@ def _plan(data: Mapping[str, Any], key: str | None, now: dt.datetime | None, opt
     route = route_for(inp.category_code, routes)
     window = dt.timedelta(hours=options.duplicate_hours)
     params = {
-        "lon": inp.lon, "lat": inp.lat, "key": key, "at": reported_at,
-        "bdeg": _degrees(max(options.boundary_m, 0.01), inp.lat), "day": reported_at.astimezone(
-            default_calendar().tz).date(),
-        "need_worker": route.target in ("grid_worker", "property_company"),
-        "need_complex": route.target == "property_company",
-        "need_police": route.target == "police_room",
-        "dept_code": route.department_code,
-        "dept_any": route.target == "department" and route.department_code is None,
-        "category": inp.category_code, "open": list(DUPLICATE_STATUSES),
+        "lon": inp.lon, "lat": inp.lat, "key": key, "at": at, "category": inp.category_code,
         "dup_from": reported_at - window, "dup_to": reported_at + window,
         "ddeg": _degrees(options.duplicate_m, inp.lat), "dup_m": options.duplicate_m,
-        "username": None,  # intake_async(username=…) loads the reporter in the same statement
+        "username": username,
+        "actor_user_id": actor.user_id if actor else None, "actor_staff_id": actor.staff_id if actor else None,
+        "actor_role": actor.role if actor else None, "route": route.label, "source": inp.source,
+        "description": inp.description, "photos": json.dumps(list(inp.photos)), "contact": inp.reporter_contact,
+        "reported_at": reported_at, "note": inp.description[:200],
     }
-    return _Plan(inp, key, at, reported_at, route, params)
+    return _Plan(inp, key, at, reported_at, route, options, params)
 
 
-def _decide(
-    plan: _Plan, row: Mapping[Any, Any], actor: Actor, options: IntakeOptions
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """From the lookup row: level, assignee, deadline, the stored answer and the INSERT parameters."""
+def _place(plan: _Plan, ref: Reference) -> Place:
+    inp, route = plan.inp, plan.route
+    return ref.place(
+        inp.lon, inp.lat, plan.reported_at, plan.reported_at.astimezone(default_calendar().tz).date(),
+        boundary_deg=_degrees(max(plan.options.boundary_m, 0.01), inp.lat),
+        need_worker=route.target in ("grid_worker", "property_company"),
+        need_complex=route.target == "property_company", need_police=route.target == "police_room",
+        dept_code=route.department_code, dept_any=route.target == "department" and route.department_code is None,
+        category=inp.category_code,
+    )
+
+
+def _decide(plan: _Plan, ref: Reference, place: Place) -> dict[str, Any]:
+    """Level, assignee, deadline, note and the answer, as the statement's remaining parameters."""
     inp = plan.inp
-    if row["grid_id"] is None and row["community_id"] is None and row["street_id"] is None:
-        raise InvalidInputError(
-            f"the point ({inp.lon:.6f}, {inp.lat:.6f}) is outside the district: no grid, community or street "
-            "contains it", field="lon", feature=[inp.lon, inp.lat], rule="outside the district",
-        )
-    where = "grid" if row["grid_id"] is not None else "community" if row["community_id"] is not None else "street"
+    where = place.located_in
+    params = {"instance": ref.instance, "generation": ref.generation, "placed": where is not None}
+    if where is None:  # outside the district: the statement only checks freshness and the reporter
+        return {**params, **dict.fromkeys(
+            ("grid_id", "grid_code", "community_id", "street_id", "level", "staff_id", "department_id",
+             "company_id", "station_id", "deadline_at", "deadline_iso", "boundary_flag", "answer_head"))}
     target, note = plan.route.target, ""
     staff_id = department_id = company_id = station_id = None
     if target == "property_company":
-        if row["company_id"] is not None:
-            company_id = row["company_id"]
+        if place.company_id is not None:
+            company_id = place.company_id
         else:
             target = "grid_worker"
             note = "no property company manages this place (三无小区 or outside a complex): the grid worker"
     if target == "police_room":
-        station_id, staff_id = row["station_id"], row["officer_id"]
+        station_id, staff_id = place.station_id, place.officer_id
         if station_id is None and staff_id is None:
             note = "no police room or officer for this community: the dispatcher assigns"
     if target == "department":
-        department_id = row["department_id"]
+        department_id = place.department_id
         if department_id is None:
             note = f"no department handles {inp.category_code}: the dispatcher assigns"
     category_level = categories()[inp.category_code].get("default_level") or "grid"
     level = max((where, category_level, _TARGET_LEVEL[target]), key=lambda lv: _RANK.get(lv, 0))
     if target == "grid_worker":
         if level in ("grid", "community"):
-            staff_id = row["worker_id"]
+            staff_id = place.worker_id
             if staff_id is None:
                 note = "no grid worker is assigned here: the dispatcher assigns"
         else:
             note = f"a {level}-level case: the dispatcher picks the handler"
-    edge = row["edge_m"]
-    boundary_flag = edge is not None and float(edge) <= options.boundary_m
+    edge = place.edge_m
+    boundary_flag = edge is not None and edge <= plan.options.boundary_m
     deadline = deadline_for(inp.category_code, level, plan.reported_at, default_calendar(), stage="dispatch")
-    start = report(actor=actor, at=plan.at, category_code=inp.category_code, level=level,
-                   reported_at=plan.reported_at, grid_code=row["grid_code"],
-                   community_code=row["community_code"], street_code=row["street_code"], deadline_at=deadline)
-    duplicates = json.loads(row["duplicates"]) if isinstance(row["duplicates"], str) else row["duplicates"]
-    answer = {
-        "fingerprint": inp.fingerprint,
-        "incident": {
-            "status": "reported", "level": level, "category_code": inp.category_code, "source": inp.source,
-            "reported_at": plan.reported_at.isoformat(), "deadline_at": deadline.isoformat(),
-            "lon": round(inp.lon, 8), "lat": round(inp.lat, 8), "input_crs": inp.crs,
-        },
-        "assignment": {
-            "located_in": where, "grid_id": row["grid_id"], "grid_code": row["grid_code"],
-            "grid_version": row["grid_version"], "community_code": row["community_code"],
-            "street_code": row["street_code"], "route": plan.route.label, "target": target,
-            "assignee_staff_id": staff_id, "assignee_department_id": department_id,
-            "assignee_property_company_id": company_id, "assignee_station_id": station_id,
-            "boundary_flag": boundary_flag,
-            "boundary_distance_m": None if edge is None else round(float(edge), 2),
-            "note": note,
-        },
-        "possible_duplicates": duplicates,
+    incident = {
+        "status": "reported", "level": level, "category_code": inp.category_code, "source": inp.source,
+        "reported_at": plan.reported_at.isoformat(), "deadline_at": deadline.isoformat(),
+        "lon": round(inp.lon, 8), "lat": round(inp.lat, 8), "input_crs": inp.crs,
     }
-    event_data = dict(start.event["data"])
-    event_data.update(route=plan.route.label, boundary_flag=boundary_flag,
-                      possible_duplicates=[d["id"] for d in duplicates])
-    return answer, {
-        "key": plan.key, "category": inp.category_code, "source": inp.source, "description": inp.description,
-        "photos": json.dumps(list(inp.photos)), "contact": inp.reporter_contact, "reported_at": plan.reported_at,
-        "grid_id": row["grid_id"], "grid_code": row["grid_code"], "community_id": row["community_id"],
-        "street_id": row["street_id"], "level": level, "staff_id": staff_id, "department_id": department_id,
+    assignment = {
+        "located_in": where, "grid_id": place.grid_id, "grid_code": place.grid_code,
+        "grid_version": place.grid_version, "community_code": place.community_code,
+        "street_code": place.street_code, "route": plan.route.label, "target": target,
+        "assignee_staff_id": staff_id, "assignee_department_id": department_id,
+        "assignee_property_company_id": company_id, "assignee_station_id": station_id,
+        "boundary_flag": boundary_flag, "boundary_distance_m": None if edge is None else round(edge, 2),
+        "note": note,
+    }
+    incident_json = orjson.dumps(incident).decode()
+    assignment_json = orjson.dumps(assignment).decode()
+    return {
+        **params, "grid_id": place.grid_id, "grid_code": place.grid_code, "community_id": place.community_id,
+        "street_id": place.street_id, "level": level, "staff_id": staff_id, "department_id": department_id,
         "company_id": company_id, "station_id": station_id, "deadline_at": deadline,
-        "boundary_flag": boundary_flag, "intake": json.dumps(answer, ensure_ascii=False),
-        "lon": inp.lon, "lat": inp.lat, "actor_user_id": actor.user_id, "actor_staff_id": actor.staff_id,
-        "at": plan.at, "note": inp.description[:200], "event_data": json.dumps(event_data, ensure_ascii=False),
+        "deadline_iso": deadline.isoformat(), "boundary_flag": boundary_flag,
+        # the stored answer, but for its duplicates, which the statement appends (and closes the object)
+        "answer_head": (f'{{"fingerprint":"{inp.fingerprint}","incident":{incident_json},'
+                        f'"assignment":{assignment_json},"possible_duplicates":'),
+        "_incident_json": incident_json, "_assignment_json": assignment_json,
     }
+
+
+def _reporter(row: Mapping[Any, Any]) -> Actor:
+    """The reporter loaded by :data:`INTAKE_SQL` (``username``); 401 when gone or disabled, 403 by role."""
+    if row["user_id"] is None or not row["user_active"]:
+        raise AuthenticationError("The account of this token no longer exists or is disabled.",
+                                  field="Authorization", rule="active user")
+    actor = Actor(role=row["user_role"], user_id=row["user_id"], staff_id=row["user_staff_id"],
+                  department_id=row["user_department_id"], scope_code=row["user_scope_code"])
+    if actor.role not in ROLE_TABLE[Action.REPORT]:
+        raise PermissionDeniedError(f"role {actor.role!r} may not report a case", field="role", rule="role table")
+    return actor
+
+
+def _outside(plan: _Plan) -> InvalidInputError:
+    inp = plan.inp
+    return InvalidInputError(
+        f"the point ({inp.lon:.6f}, {inp.lat:.6f}) is outside the district: no grid, community or street "
+        "contains it", field="lon", feature=[inp.lon, inp.lat], rule="outside the district",
+    )
+
+
+def _created(row: Mapping[Any, Any], decided: Mapping[str, Any]) -> IntakeResult:
+    new_id = int(row["new_id"])
+    incident = decided["_incident_json"]
+    body = (f'{{"incident":{{"id":{new_id},{incident[1:]},"assignment":{decided["_assignment_json"]},'
+            f'"possible_duplicates":{row["dups_json"]}}}')
+    return IntakeResult(new_id, True, body)
 
 
 def _replay(plan: _Plan, incident_id: int, stored: str | dict[str, Any]) -> IntakeResult:
@@ -551,7 +572,16 @@ def _replay(plan: _Plan, incident_id: int, stored: str | dict[str, Any]) -> Inta
             field="Idempotency-Key", feature=plan.key, rule="one key, one report",
             details={"incident_id": incident_id},
         )
-    return IntakeResult(incident_id, False, answer)
+    body = {"incident": {"id": incident_id, **answer["incident"]}, "assignment": answer["assignment"],
+            "possible_duplicates": answer["possible_duplicates"]}
+    return IntakeResult(incident_id, False, json.dumps(body, ensure_ascii=False))
+
+
+def _stale() -> ConfigurationError:
+    return ConfigurationError(
+        f"the reference data changed {_RELOADS} times while this report was being decided; try again",
+        field="reference_generation", rule="decide on current reference data",
+    )
 
 
 def intake(
@@ -563,6 +593,7 @@ def intake(
     now: dt.datetime | None = None,
     options: IntakeOptions = DEFAULT_OPTIONS,
     routes: Sequence[Route] | None = None,
+    cache: ReferenceCache | None = None,
 ) -> IntakeResult:
     """Take a report into the caller's transaction (see the module docstring).
 
@@ -579,16 +610,24 @@ def intake(
     """
     if actor.role not in ROLE_TABLE[Action.REPORT]:
         raise PermissionDeniedError(f"role {actor.role!r} may not report a case", field="role", rule="role table")
-    plan = _plan(data, idempotency_key, now, options, routes)
-    row = session.execute(text(LOOKUP_SQL), plan.params).mappings().one()
-    if row["existing_id"] is not None:
-        return _replay(plan, row["existing_id"], row["existing_intake"])
-    answer, params = _decide(plan, row, actor, options)
-    new_id = session.execute(text(INSERT_SQL), params).scalar()
-    if new_id is None:  # a concurrent request with the same key committed first
-        found = session.execute(text(EXISTING_SQL), {"key": plan.key}).mappings().one()
-        return _replay(plan, found["id"], found["intake"])
-    return IntakeResult(int(new_id), True, answer)
+    cache = cache or default_cache()
+    plan = _plan(data, idempotency_key, now, options, routes, actor, None)
+    ref = cache.get(session)
+    for _ in range(_RELOADS):
+        decided = _decide(plan, ref, _place(plan, ref))
+        row = session.execute(text(INTAKE_SQL), {**plan.params, **decided}).mappings().one()
+        if row["existing_id"] is not None:
+            return _replay(plan, row["existing_id"], row["existing_intake"])
+        if not row["fresh"]:
+            ref = cache.get(session, stale=ref)
+            continue
+        if not decided["placed"]:
+            raise _outside(plan)
+        if row["new_id"] is None:  # a concurrent request with the same key committed first
+            found = session.execute(text(EXISTING_SQL), {"key": plan.key}).mappings().one()
+            return _replay(plan, found["id"], found["intake"])
+        return _created(row, decided)
+    raise _stale()
 
 
 async def intake_async(
@@ -601,46 +640,46 @@ async def intake_async(
     now: dt.datetime | None = None,
     options: IntakeOptions = DEFAULT_OPTIONS,
     routes: Sequence[Route] | None = None,
+    cache: ReferenceCache | None = None,
 ) -> IntakeResult:
     """:func:`intake` on an asyncpg connection, in the caller's transaction or in autocommit.
 
-    Its only write is :data:`INSERT_SQL`, one statement (incident and event together), so autocommit
-    is safe; the idempotency key's unique index settles concurrent retries either way.
+    One statement, :data:`INTAKE_SQL` (freshness check, reporter, duplicates, incident and event
+    together), so autocommit is safe; the idempotency key's unique index settles concurrent retries
+    either way.
 
-    Give ``actor``, or ``username`` (the API's hot path): the reporter is then loaded by the lookup
-    statement itself, one round trip less, and a missing or disabled account is an
-    :class:`AuthenticationError`.
+    Give ``actor``, or ``username`` (the API's hot path): the reporter is then loaded by the same
+    statement, which writes nothing unless the account is active and its role may report; a missing
+    or disabled account is an :class:`AuthenticationError`, a role that may not report a
+    :class:`PermissionDeniedError`.
     """
     if (actor is None) == (username is None):
         raise TypeError("intake_async needs exactly one of actor and username")
     if actor is not None and actor.role not in ROLE_TABLE[Action.REPORT]:
         raise PermissionDeniedError(f"role {actor.role!r} may not report a case", field="role", rule="role table")
-    plan = _plan(data, idempotency_key, now, options, routes)
-    plan.params["username"] = username
-
-    async def run(name: str, params: Mapping[str, Any]) -> Any:
-        sql, names = _ASYNC[name]
-        return await conn.fetchrow(sql, *(params[n] for n in names))
-
-    row = await run("lookup", plan.params)
-    if actor is None:
-        user = json.loads(row["reporter"]) if row["reporter"] else None
-        if user is None or not user["active"]:
-            raise AuthenticationError("The account of this token no longer exists or is disabled.",
-                                      field="Authorization", rule="active user")
-        actor = Actor(role=user["role"], user_id=user["id"], staff_id=user["staff_id"],
-                      department_id=user["department_id"], scope_code=user["scope_code"])
-        if actor.role not in ROLE_TABLE[Action.REPORT]:
-            raise PermissionDeniedError(f"role {actor.role!r} may not report a case", field="role",
-                                        rule="role table")
-    if row["existing_id"] is not None:
-        return _replay(plan, row["existing_id"], row["existing_intake"])
-    answer, params = _decide(plan, row, actor, options)
-    inserted = await run("insert", params)
-    if inserted is None:
-        found = await run("existing", {"key": plan.key})
-        return _replay(plan, found["id"], found["intake"])
-    return IntakeResult(int(inserted["id"]), True, answer)
+    cache = cache or default_cache()
+    plan = _plan(data, idempotency_key, now, options, routes, actor, username)
+    ref = await cache.get_async(conn)
+    sql, names = _ASYNC["intake"]
+    for _ in range(_RELOADS):
+        decided = _decide(plan, ref, _place(plan, ref))
+        params = {**plan.params, **decided}
+        row = await conn.fetchrow(sql, *[params[n] for n in names])
+        if actor is None:
+            _reporter(row)
+        if row["existing_id"] is not None:
+            return _replay(plan, row["existing_id"], row["existing_intake"])
+        if not row["fresh"]:
+            ref = await cache.get_async(conn, stale=ref)
+            continue
+        if not decided["placed"]:
+            raise _outside(plan)
+        if row["new_id"] is None:
+            esql, _ = _ASYNC["existing"]
+            found = await conn.fetchrow(esql, plan.key)
+            return _replay(plan, found["id"], found["intake"])
+        return _created(row, decided)
+    raise _stale()
 
 
 def possible_duplicates(

@@ -2,11 +2,11 @@
 
 ``POST /api/v1/incidents`` is an ``async`` endpoint on an asyncpg pool: the sync psycopg2 path costs
 a thread hop and a pool checkout per request (PITFALLS.md, "psycopg2 pool under def endpoints"),
-which is where a plain FastAPI + psycopg2 endpoint loses half its throughput. Intake is two round
-trips in autocommit: :data:`layers.incidents.LOOKUP_SQL` (read only; it also loads the reporter) and
-:data:`layers.incidents.INSERT_SQL` (the incident and its event in one statement). A transaction
-around them would add two round trips and change nothing: under READ COMMITTED each statement takes
-its own snapshot either way. The other endpoints are ordinary ``def`` endpoints on the request session.
+which is where a plain FastAPI + psycopg2 endpoint loses half its throughput. Intake is one round
+trip in autocommit: where the point lies and who handles it come from reference data in memory
+(:mod:`layers.placement`), and :data:`layers.incidents.INTAKE_SQL` checks that data is current,
+loads the reporter, finds possible duplicates and writes the incident and its event in one
+statement. The other endpoints are ordinary ``def`` endpoints on the request session.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Body, Header, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.background import incident_settings, intake_pool
@@ -69,37 +70,55 @@ def actor_of(user: CurrentUser) -> Actor:
                  scope_code=None if user.role == "admin" else user.scope_area_code)
 
 
+_BODY_SCHEMA = IncidentCreate.model_json_schema()
+
+
+def _report_body(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object (its fields are checked by ``layers.incidents.parse_input``)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"the body is not JSON: {exc}", field="body", rule="a JSON object") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError("the body must be a JSON object", field="body", rule="a JSON object")
+    return data
+
+
 @router.post("", status_code=201, responses={200: {"description": "an idempotent retry: the first answer"},
-                                             **ERRORS})
+                                             **ERRORS},
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/json": {"schema": _BODY_SCHEMA}}}})
 async def create_incident(
     request: Request,
-    body: IncidentCreate,
     token: TokenDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
-) -> JSONResponse:
-    """Report an incident: assigned to the grid valid at ``reported_at``, routed, checked for duplicates.
+) -> Response:
+    """Report an incident (body: :class:`IncidentCreate`): assigned to the grid valid at ``reported_at``,
+    routed, checked for duplicates.
 
     201 with ``{incident, assignment, possible_duplicates}``; a retry with the same idempotency key
-    answers 200 with the same body and writes nothing.
+    answers 200 with the same body and writes nothing. The body is checked once, by
+    ``layers.incidents.parse_input`` — the rules of the CLI import and Open311 too — and every problem
+    is listed in one 422.
     """
     if not token:
         raise AuthenticationError("Not authenticated: send 'Authorization: Bearer <token>'.",
                                   field="Authorization", rule="a bearer token is required")
     claims = decode_access_token(token, settings=request.app.state.settings)
-    key = idempotency_key or body.idempotency_key
-    if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
+    data = _report_body(await request.body())
+    body_key = data.pop("idempotency_key", None)
+    if idempotency_key and body_key and idempotency_key != body_key:
         raise InvalidInputError("the Idempotency-Key header and the idempotency_key field differ",
                                 field="idempotency_key", rule="one key")
+    key = idempotency_key or body_key
     pool = await intake_pool(request.app)
     options = incident_settings(request.app).options()
     async with pool.acquire() as conn:
-        # the reporter is loaded by the lookup statement itself (one round trip less); no BEGIN/COMMIT
-        # (two more): the lookup only reads and the insert is one statement
-        result = await incidents.intake_async(
-            conn, body.model_dump(exclude={"idempotency_key"}), username=claims.username, idempotency_key=key,
-            options=options,
-        )
-    return JSONResponse(result.to_dict(), status_code=201 if result.created else 200)
+        # one statement (layers/incidents.py INTAKE_SQL) that also loads the reporter, in autocommit
+        result = await incidents.intake_async(conn, data, username=claims.username, idempotency_key=key,
+                                              options=options)
+    # the body is JSON text already (layers/incidents.py builds it around the statement's answer)
+    return Response(result.body, status_code=201 if result.created else 200, media_type="application/json")
 
 
 @router.post("/tick", responses=ERRORS)

@@ -8,7 +8,7 @@ from layers.models.accounts import AuditLog, User
 from layers.models.areas import AdminArea, Grid
 from layers.models.base import Base
 from layers.models.estate import Building, Complex, PropertyCompany
-from layers.models.incidents import Incident, IncidentEvent
+from layers.models.incidents import Incident, IncidentEvent, ReferenceGeneration
 from layers.models.patrols import PatrolCheckin, PatrolPlan
 from layers.models.people import Assignment, Department, Staff
 from layers.models.stations import Station
@@ -28,6 +28,7 @@ __all__ = [
     "PatrolCheckin",
     "PatrolPlan",
     "PropertyCompany",
+    "ReferenceGeneration",
     "Staff",
     "Station",
     "StreetEdge",

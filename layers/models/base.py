@@ -23,9 +23,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def geometry(kind: str) -> Geometry:
-    """A WGS84 geometry column type; GeoAlchemy2 adds the GiST index."""
-    return Geometry(geometry_type=kind, srid=SRID, spatial_index=True)
+def geometry(kind: str, *, spatial_index: bool = True) -> Geometry:
+    """A WGS84 geometry column type; GeoAlchemy2 adds the GiST index unless the table declares its own."""
+    return Geometry(geometry_type=kind, srid=SRID, spatial_index=spatial_index)
 
 
 def one_of(column: str, values: Sequence[str], name: str | None = None) -> CheckConstraint:

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gisgrid import vocab
@@ -26,11 +37,13 @@ class Incident(Base):
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after_reported"),
         CheckConstraint("escalations >= 0 AND reopens >= 0", name="counters_non_negative"),
         Index("ix_incident_category_code_status", "category_code", "status"),
+        # the possible-duplicates search in one scan (btree_gist; migration 0003)
+        Index("idx_incident_geom_category", "geom", "category_code", "reported_at", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    category_code: Mapped[str] = mapped_column(String(5), index=True)
+    category_code: Mapped[str] = mapped_column(String(5))
     source: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text, server_default="")
     photos: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
@@ -80,7 +93,7 @@ class Incident(Base):
     intake: Mapped[dict[str, Any]] = mapped_column(
         JSONB, server_default="{}", comment="the answer given at intake, returned again on a retry"
     )
-    geom = mapped_column(geometry("POINT"), nullable=False)
+    geom = mapped_column(geometry("POINT", spatial_index=False), nullable=False)
 
 
 class IncidentEvent(Base):
@@ -103,3 +116,22 @@ class IncidentEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     note: Mapped[str] = mapped_column(Text, server_default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+class ReferenceGeneration(Base):
+    """One row that moves on every change to the reference data intake keeps in memory.
+
+    Statement triggers on ``grid``, ``admin_area``, ``assignment``, ``staff``, ``complex``, ``station``
+    and ``department`` set ``generation`` to the next value of ``reference_generation_seq``
+    (migration 0003); :mod:`layers.placement` explains how intake uses it.
+    """
+
+    __tablename__ = "reference_generation"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        {"comment": "moves on every change to the reference data intake keeps in memory (layers/placement.py)"},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    instance: Mapped[str] = mapped_column(UUID(as_uuid=False), server_default=text("gen_random_uuid()"))
+    generation: Mapped[int] = mapped_column(BigInteger)
