@@ -23,7 +23,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from layers.incidents import IncidentSettings
+from layers.incidents import IncidentSettings, IntakeBatcher
 
 log = logging.getLogger("gisgrid.api.background")
 
@@ -75,13 +75,27 @@ async def intake_pool(app: FastAPI) -> Any:
                 max_size=settings.db_pool_size,
                 timeout=5,
                 command_timeout=30,
-                # intake's lookup is one large statement: planning it per call (a custom plan, 0.7 ms)
-                # cost as much as running it; its generic plan is as good (layers/incidents.py LOOKUP_SQL)
+                # intake is one large statement: planning it per call (a custom plan, ~1 ms) would cost as
+                # much as running it; its plan's shape does not hang on statistics, so the generic plan
+                # is as good even when made on an empty table (layers/incidents.py INTAKE_SQL)
                 server_settings={"plan_cache_mode": "force_generic_plan"},
                 reset=_keep_session,
             )
             app.state.incident_pool = pool
     return pool
+
+
+async def intake_batcher(app: FastAPI) -> IntakeBatcher:
+    """The app's :class:`~layers.incidents.IntakeBatcher` on the intake pool (one per event loop)."""
+    batcher: IntakeBatcher | None = getattr(app.state, "intake_batcher", None)
+    pool = await intake_pool(app)
+    if batcher is None or batcher.pool is not pool:
+        settings = incident_settings(app)
+        # leave the pool a connection beside the statements, for reference loads and key look-ups
+        streams = max(1, min(settings.intake_streams, app.state.settings.db_pool_size - 1))
+        batcher = IntakeBatcher(pool, max_batch=settings.intake_batch, streams=streams)
+        app.state.intake_batcher = batcher
+    return batcher
 
 
 async def _loop(app: FastAPI, seconds: float) -> None:

@@ -418,6 +418,25 @@ def _tree_cpu(pid: int) -> float:
     return total
 
 
+def _postgres_cpu() -> float:
+    """CPU seconds (user + system) of every PostgreSQL process on the machine (0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if "(postgres)" not in stat:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 @case("load")
 def load(url: str, app: str, workers: int, concurrencies: list[int], seconds: float, max_requests: int,
          warmup_seconds: float = 3.0) -> dict[str, Any]:
@@ -477,15 +496,16 @@ def load(url: str, app: str, workers: int, concurrencies: list[int], seconds: fl
                         return _wrk(wrk, script, base + path, c, secs)
 
                     run(warmup_seconds, f"warm{c}")
-                    cpu0 = _tree_cpu(server.pid)
+                    cpu0, db0 = _tree_cpu(server.pid), _postgres_cpu()
                     res = run(seconds, f"c{c}")
                     res["server_cpu_s"] = round(_tree_cpu(server.pid) - cpu0, 2)
+                    res["db_cpu_s"] = round(_postgres_cpu() - db0, 2)
                 else:
                     import resource
 
                     asyncio.run(_drive(base, path, bodies, headers, c, 300, warmup_seconds, app == "ours"))
                     ru0 = resource.getrusage(resource.RUSAGE_SELF)
-                    cpu0 = _tree_cpu(server.pid)
+                    cpu0, db0 = _tree_cpu(server.pid), _postgres_cpu()
                     got = asyncio.run(_drive(base, path, bodies, headers, c, max_requests, seconds, app == "ours"))
                     ru1 = resource.getrusage(resource.RUSAGE_SELF)
                     lat = np.array(got["lat"]) * 1000
@@ -498,6 +518,7 @@ def load(url: str, app: str, workers: int, concurrencies: list[int], seconds: fl
                         "socket_errors": 0,
                         "client_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
                         "server_cpu_s": round(_tree_cpu(server.pid) - cpu0, 2),
+                        "db_cpu_s": round(_postgres_cpu() - db0, 2),
                     }
                 out[str(c)] = res
         with eng.begin() as conn:
@@ -543,9 +564,17 @@ def run(ctx: dict[str, Any]) -> list[dict[str, Any]]:
                 "ours_req_per_s": o["req_per_s"], "ours_p50_ms": o["p50_ms"], "ours_p99_ms": o["p99_ms"],
                 "ours_requests": o["requests"], "ours_errors": o["non_2xx"] + o["socket_errors"],
                 "ours_client_cpu_s": o["client_cpu_s"], "ours_server_cpu_s": o["server_cpu_s"],
+                "ours_db_cpu_s": o["db_cpu_s"],
+                "ours_cpu_ms_per_request": {
+                    "server": round(o["server_cpu_s"] / max(o["requests"], 1) * 1e3, 2),
+                    "postgres": round(o["db_cpu_s"] / max(o["requests"], 1) * 1e3, 2)},
                 "bare_req_per_s": b["req_per_s"], "bare_p50_ms": b["p50_ms"], "bare_p99_ms": b["p99_ms"],
                 "bare_requests": b["requests"], "bare_errors": b["non_2xx"] + b["socket_errors"],
                 "bare_client_cpu_s": b["client_cpu_s"], "bare_server_cpu_s": b["server_cpu_s"],
+                "bare_db_cpu_s": b["db_cpu_s"],
+                "bare_cpu_ms_per_request": {
+                    "server": round(b["server_cpu_s"] / max(b["requests"], 1) * 1e3, 2),
+                    "postgres": round(b["db_cpu_s"] / max(b["requests"], 1) * 1e3, 2)},
                 "ours_vs_bare": round(o["req_per_s"] / b["req_per_s"], 2) if b["req_per_s"] else None,
             })
     return results

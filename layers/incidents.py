@@ -8,10 +8,13 @@ This joins the pure core (:mod:`gisgrid.incidents`, :mod:`gisgrid.deadlines`) to
   within ``boundary_m`` metres of a grid boundary, route by ``gisgrid/data/routing.csv``, set the
   dispatch deadline, list open incidents of the same category nearby as possible duplicates, and
   write the incident and its first ``incident_event`` in the caller's transaction.
-  An idempotency key makes a retry return the first answer: ``INSERT … ON CONFLICT DO NOTHING``
-  waits for a concurrent insert of the same key and then reads it — never a duplicate row.
-  :func:`intake_async` is the same flow on an asyncpg connection, for the API's hot path; both run
-  the same two SQL statements (:data:`LOOKUP_SQL`, :data:`INSERT_SQL`).
+  Where the point lies and who handles it are decided from reference data held in memory
+  (:mod:`layers.placement`); one statement, :data:`INTAKE_SQL`, then checks that data is still
+  current, loads the reporter, finds the duplicates and writes. An idempotency key makes a retry
+  return the first answer: ``INSERT … ON CONFLICT DO NOTHING`` waits for a concurrent insert of the
+  same key and then reads it — never a duplicate row. :func:`intake_async` is the same flow on
+  asyncpg, for the API's hot path, where an :class:`IntakeBatcher` writes the reports arriving
+  together in one statement.
 * :func:`apply_action` — lock the row, load it into :class:`~gisgrid.incidents.IncidentState`, call
   :func:`~gisgrid.incidents.transition`, write the row and the event.
 * :func:`merge` — a dispatcher folds duplicates into one case.
@@ -26,6 +29,7 @@ handle the case (grid and community level); otherwise the dispatcher picks the h
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hashlib
@@ -77,6 +81,7 @@ from layers.placement import Place, Reference, ReferenceCache, default_cache
 __all__ = [
     "INPUT_CRS",
     "IncidentSettings",
+    "IntakeBatcher",
     "IntakeOptions",
     "IntakeResult",
     "Route",
@@ -116,6 +121,8 @@ class IncidentSettings(BaseSettings):
     duplicate_m: float = Field(100.0, gt=0, le=5000, description="radius for possible duplicates")
     duplicate_hours: float = Field(72.0, gt=0, le=24 * 90, description="time window for possible duplicates")
     tick_seconds: float = Field(60.0, ge=0, description="API background tick interval; 0 disables it")
+    intake_batch: int = Field(32, ge=1, le=500, description="most reports the API writes in one statement")
+    intake_streams: int = Field(2, ge=1, le=64, description="intake statements the API runs at once (≤ pool size)")
 
     def options(self) -> IntakeOptions:
         return IntakeOptions(self.boundary_m, self.duplicate_m, self.duplicate_hours)
@@ -297,83 +304,94 @@ def parse_input(data: Mapping[str, Any], *, now: dt.datetime) -> IncidentInput:
 
 
 # ----------------------------------------------------------------------------------------------- SQL
-# Intake is one statement, so one round trip. Python has decided everything that needs no live data
-# (route, level, deadline, assignee: from the reference data in memory, layers/placement.py); the
-# statement checks that reference data is still current, loads the reporter, finds the possible
-# duplicates, writes the incident and its first event, and answers. It writes nothing when the
-# reference generation moved (intake reloads and decides again), when the reporter may not report,
-# when the idempotency key is known (the first answer is returned) or when the point is outside the
-# district (``:placed`` false).
-#
-# ``p`` is NOT MATERIALIZED: inlined, the point is an expression of the parameters, so the duplicates
-# search is an index condition: one scan of ``idx_incident_geom_category`` (GiST over geom,
-# category_code, reported_at; migration 0003) reads only incidents of the same category in the time
-# window and the box.
 _OPEN_LIST = ", ".join(f"'{st}'" for st in DUPLICATE_STATUSES)
 _REPORT_LIST = ", ".join(f"'{r}'" for r in sorted(ROLE_TABLE[Action.REPORT]))
-# constants are literals, not parameters: fewer values to encode per request
+# One statement takes any number of reports (one for :func:`intake`, a batch for the API's
+# :class:`IntakeBatcher`), so one round trip and one commit serve them all. Python has decided
+# everything that needs no live data (route, level, deadline, assignee: from the reference data in
+# memory, layers/placement.py); each row of ``:rows`` (JSON) carries that decision. Per row the
+# statement checks the reference data is still current, loads the reporter, finds the possible
+# duplicates, writes the incident and its first event, and answers. It writes a row only when the
+# reference generation is the one decided with (else intake reloads and decides again), the reporter
+# may report, the idempotency key is new (else the first answer is returned) and the point lies in
+# the district (``placed``).
+#
+# Ids are drawn from the sequence up front so the events and the answers find their rows; a row not
+# written leaves a gap in the ids, as a rolled-back insert would. Reports in one batch do not see each
+# other as duplicates — as concurrent statements would not either. Constants are literals, not
+# parameters.
+#
+# The API runs this as a generic plan (api/background.py), planned once per connection — possibly on
+# an empty or freshly truncated table, whose statistics would make a scan of every incident look
+# cheap. So the plan's shape does not hang on them: the idempotency key is looked up per report
+# (LATERAL … OFFSET 0: the unique index), and the duplicates search is one scan of
+# ``idx_incident_geom_category`` (GiST over geom and category_code; migration 0003), the time window
+# written as a range so that no btree on ``reported_at`` can lure the planner into reading every
+# incident of the last days.
 INTAKE_SQL: Final = f"""
-WITH p AS NOT MATERIALIZED (
-    SELECT ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326) AS g),
-fresh AS (SELECT COALESCE((SELECT r.instance = CAST(:instance AS uuid) AND r.generation = CAST(:generation AS bigint)
-                           FROM reference_generation r WHERE r.id = 1), false) AS ok),
-existing AS (SELECT i.id, i.intake::text AS intake FROM incident i
-             WHERE i.idempotency_key = CAST(:key AS text)),
-usr AS (SELECT u.id, u.role, u.active, u.staff_id, u.department_id, a.code AS scope_code
-        FROM app_user u LEFT JOIN admin_area a ON a.id = u.scope_area_id
-        WHERE u.username = CAST(:username AS text)),
-who AS (SELECT COALESCE(u.id, CAST(:actor_user_id AS integer)) AS user_id,
-               COALESCE(u.staff_id, CAST(:actor_staff_id AS integer)) AS staff_id,
-               COALESCE(u.role, CAST(:actor_role AS text)) AS role,
-               CASE WHEN CAST(:username AS text) IS NULL
-                    THEN CAST(:actor_role AS text) IN ({_REPORT_LIST})
-                    ELSE COALESCE(u.active AND u.role IN ({_REPORT_LIST}), false) END AS ok
-        FROM (SELECT 1) one LEFT JOIN usr u ON true),
-dups AS (SELECT i.id, i.status, i.reported_at, ST_Distance(i.geom::geography, p.g::geography) AS dist
-         FROM incident i, p
-         WHERE i.geom && ST_Expand(p.g, CAST(:ddeg AS float8)) AND i.category_code = CAST(:category AS text)
-           AND i.reported_at BETWEEN CAST(:dup_from AS timestamptz) AND CAST(:dup_to AS timestamptz)
-           AND i.status IN ({_OPEN_LIST})
-           AND ST_DWithin(i.geom::geography, p.g::geography, CAST(:dup_m AS float8))
-         ORDER BY dist, i.id LIMIT 10),
-dj AS (SELECT COALESCE(json_agg(json_build_object('id', x.id, 'status', x.status, 'reported_at', x.reported_at,
-                                                  'distance_m', round(x.dist::numeric, 1)) ORDER BY x.dist, x.id),
-                       '[]'::json)::text AS list,
-              COALESCE(json_agg(x.id ORDER BY x.dist, x.id), '[]'::json) AS ids
-       FROM dups x),
+WITH rq AS MATERIALIZED (
+    SELECT r.*, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) AS g, nextval('incident_id_seq') AS new_id
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        ord integer, instance uuid, generation bigint, lon float8, lat float8, key text, at timestamptz,
+        category text, dup_from timestamptz, dup_to timestamptz, ddeg float8, dup_m float8, username text,
+        actor_user_id integer, actor_staff_id integer, actor_role text, route text, source text,
+        description text, photos jsonb, contact text, reported_at timestamptz, placed boolean,
+        grid_id integer, grid_code text, community_id integer, street_id integer, level text,
+        staff_id integer, department_id integer, company_id integer, station_id integer,
+        deadline_at timestamptz, deadline_iso text, boundary_flag boolean, answer_head text, note text)),
+gen AS (SELECT r.instance, r.generation FROM reference_generation r WHERE r.id = 1),
+existing AS (SELECT rq.ord, e.id, e.intake FROM rq, LATERAL (
+                 SELECT i.id, i.intake::text AS intake FROM incident i WHERE i.idempotency_key = rq.key OFFSET 0) e),
+who AS (SELECT rq.ord, COALESCE(u.id, rq.actor_user_id) AS user_id, COALESCE(u.staff_id, rq.actor_staff_id) AS staff_id,
+               COALESCE(u.role, rq.actor_role) AS role,
+               CASE WHEN rq.username IS NULL THEN rq.actor_role IN ({_REPORT_LIST})
+                    ELSE COALESCE(u.active AND u.role IN ({_REPORT_LIST}), false) END AS ok,
+               COALESCE((SELECT rq.instance = gen.instance AND rq.generation = gen.generation FROM gen), false)
+                   AS fresh,
+               u.id AS u_id, u.role AS u_role, u.active AS u_active, u.staff_id AS u_staff_id,
+               u.department_id AS u_department_id, a.code AS u_scope_code
+        FROM rq LEFT JOIN app_user u ON u.username = rq.username
+        LEFT JOIN admin_area a ON a.id = u.scope_area_id),
+dj AS (SELECT rq.ord, d.list, d.ids FROM rq, LATERAL (
+           SELECT COALESCE(json_agg(json_build_object('id', x.id, 'status', x.status, 'reported_at', x.reported_at,
+                                                      'distance_m', round(x.dist::numeric, 1)) ORDER BY x.dist, x.id),
+                           '[]'::json)::text AS list,
+                  COALESCE(json_agg(x.id ORDER BY x.dist, x.id), '[]'::json) AS ids
+           FROM (SELECT i.id, i.status, i.reported_at, ST_Distance(i.geom::geography, rq.g::geography) AS dist
+                 FROM incident i
+                 WHERE i.geom && ST_Expand(rq.g, rq.ddeg) AND i.category_code = rq.category
+                   AND tstzrange(rq.dup_from, rq.dup_to, '[]') @> i.reported_at AND i.status IN ({_OPEN_LIST})
+                   AND ST_DWithin(i.geom::geography, rq.g::geography, rq.dup_m)
+                 ORDER BY dist, i.id LIMIT 10) x) d),
 ins AS (
-    INSERT INTO incident (idempotency_key, category_code, source, description, photos, reporter_contact,
+    INSERT INTO incident (id, idempotency_key, category_code, source, description, photos, reporter_contact,
         reported_at, grid_id, grid_code, community_id, street_id, level, assignee_staff_id,
         assignee_department_id, assignee_property_company_id, assignee_station_id, status, deadline_at,
         boundary_flag, intake, geom)
-    SELECT CAST(:key AS text), CAST(:category AS text), CAST(:source AS text), CAST(:description AS text),
-        CAST(:photos AS jsonb), CAST(:contact AS text), CAST(:reported_at AS timestamptz),
-        CAST(:grid_id AS integer), CAST(:grid_code AS text), CAST(:community_id AS integer),
-        CAST(:street_id AS integer), CAST(:level AS text), CAST(:staff_id AS integer),
-        CAST(:department_id AS integer), CAST(:company_id AS integer), CAST(:station_id AS integer),
-        'reported', CAST(:deadline_at AS timestamptz), CAST(:boundary_flag AS boolean),
-        CAST(CAST(:answer_head AS text) || dj.list || '}}' AS jsonb),
-        ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326)
-    FROM who w, dj, fresh f
-    WHERE w.ok AND f.ok AND CAST(:placed AS boolean) AND NOT EXISTS (SELECT 1 FROM existing)
+    SELECT rq.new_id, rq.key, rq.category, rq.source, rq.description, rq.photos, rq.contact, rq.reported_at,
+        rq.grid_id, rq.grid_code, rq.community_id, rq.street_id, rq.level, rq.staff_id, rq.department_id,
+        rq.company_id, rq.station_id, 'reported', rq.deadline_at, rq.boundary_flag,
+        CAST(rq.answer_head || dj.list || '}}' AS jsonb), rq.g
+    FROM rq JOIN who w ON w.ord = rq.ord JOIN dj ON dj.ord = rq.ord
+    WHERE w.ok AND w.fresh AND rq.placed AND NOT EXISTS (SELECT 1 FROM existing e WHERE e.ord = rq.ord)
+    ORDER BY rq.ord
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
 ), ev AS (
     INSERT INTO incident_event (incident_id, action, from_status, to_status, actor_user_id, actor_staff_id,
                                 at, note, data)
-    SELECT n.id, 'report', NULL, 'reported', w.user_id, w.staff_id, CAST(:at AS timestamptz),
-           CAST(:note AS text),
-           CAST(json_build_object('actor_role', w.role, 'level', CAST(:level AS text),
-                                  'deadline_at', CAST(:deadline_iso AS text), 'route', CAST(:route AS text),
-                                  'boundary_flag', CAST(:boundary_flag AS boolean),
+    SELECT n.id, 'report', NULL, 'reported', w.user_id, w.staff_id, rq.at, rq.note,
+           CAST(json_build_object('actor_role', w.role, 'level', rq.level, 'deadline_at', rq.deadline_iso,
+                                  'route', rq.route, 'boundary_flag', rq.boundary_flag,
                                   'possible_duplicates', dj.ids) AS jsonb)
-    FROM ins n, who w, dj
+    FROM ins n JOIN rq ON rq.new_id = n.id JOIN who w ON w.ord = rq.ord JOIN dj ON dj.ord = rq.ord
 )
-SELECT f.ok AS fresh, (SELECT id FROM existing) AS existing_id, (SELECT intake FROM existing) AS existing_intake,
-       (SELECT id FROM ins) AS new_id, u.id AS user_id, u.role AS user_role, u.active AS user_active,
-       u.staff_id AS user_staff_id, u.department_id AS user_department_id, u.scope_code AS user_scope_code,
-       dj.list AS dups_json
-FROM fresh f, dj LEFT JOIN usr u ON true
+SELECT rq.ord, w.fresh, e.id AS existing_id, e.intake AS existing_intake, n.id AS new_id,
+       w.u_id AS user_id, w.u_role AS user_role, w.u_active AS user_active, w.u_staff_id AS user_staff_id,
+       w.u_department_id AS user_department_id, w.u_scope_code AS user_scope_code, dj.list AS dups_json
+FROM rq JOIN who w ON w.ord = rq.ord JOIN dj ON dj.ord = rq.ord
+LEFT JOIN existing e ON e.ord = rq.ord LEFT JOIN ins n ON n.id = rq.new_id
+ORDER BY rq.ord
 """
 
 EXISTING_SQL: Final = "SELECT id, intake::text AS intake FROM incident WHERE idempotency_key = CAST(:key AS text)"
@@ -427,7 +445,7 @@ class _Plan:
     reported_at: dt.datetime
     route: Route
     options: IntakeOptions
-    params: dict[str, Any] = field(default_factory=dict)
+    row: dict[str, Any] = field(default_factory=dict)
 
 
 def _degrees(metres: float, lat: float) -> float:
@@ -437,7 +455,7 @@ def _degrees(metres: float, lat: float) -> float:
 
 def _plan(data: Mapping[str, Any], key: str | None, now: dt.datetime | None, options: IntakeOptions,
           routes: Sequence[Route] | None, actor: Actor | None, username: str | None) -> _Plan:
-    """Check the report; the statement's parameters that do not depend on where the point lies."""
+    """Check the report; the parts of its row of :data:`INTAKE_SQL` that do not depend on where it lies."""
     at = _aware(now, "now") if now is not None else dt.datetime.now(dt.UTC)
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 128):
         raise InvalidInputError("the idempotency key must be 1–128 characters", field="Idempotency-Key",
@@ -446,17 +464,16 @@ def _plan(data: Mapping[str, Any], key: str | None, now: dt.datetime | None, opt
     reported_at = inp.reported_at or at
     route = route_for(inp.category_code, routes)
     window = dt.timedelta(hours=options.duplicate_hours)
-    params = {
+    row = {
         "lon": inp.lon, "lat": inp.lat, "key": key, "at": at, "category": inp.category_code,
         "dup_from": reported_at - window, "dup_to": reported_at + window,
-        "ddeg": _degrees(options.duplicate_m, inp.lat), "dup_m": options.duplicate_m,
-        "username": username,
+        "ddeg": _degrees(options.duplicate_m, inp.lat), "dup_m": options.duplicate_m, "username": username,
         "actor_user_id": actor.user_id if actor else None, "actor_staff_id": actor.staff_id if actor else None,
         "actor_role": actor.role if actor else None, "route": route.label, "source": inp.source,
-        "description": inp.description, "photos": json.dumps(list(inp.photos)), "contact": inp.reporter_contact,
+        "description": inp.description, "photos": list(inp.photos), "contact": inp.reporter_contact,
         "reported_at": reported_at, "note": inp.description[:200],
     }
-    return _Plan(inp, key, at, reported_at, route, options, params)
+    return _Plan(inp, key, at, reported_at, route, options, row)
 
 
 def _place(plan: _Plan, ref: Reference) -> Place:
@@ -471,15 +488,19 @@ def _place(plan: _Plan, ref: Reference) -> Place:
     )
 
 
-def _decide(plan: _Plan, ref: Reference, place: Place) -> dict[str, Any]:
-    """Level, assignee, deadline, note and the answer, as the statement's remaining parameters."""
+_UNPLACED: Final = dict.fromkeys(
+    ("grid_id", "grid_code", "community_id", "street_id", "level", "staff_id", "department_id", "company_id",
+     "station_id", "deadline_at", "deadline_iso", "boundary_flag", "answer_head"))
+
+
+def _decide(plan: _Plan, ref: Reference, place: Place) -> tuple[dict[str, Any], tuple[str, str]]:
+    """The report's row of :data:`INTAKE_SQL` (level, assignee, deadline, note, the answer but for its
+    duplicates) and the answer's ``incident`` and ``assignment`` as JSON text."""
     inp = plan.inp
     where = place.located_in
-    params = {"instance": ref.instance, "generation": ref.generation, "placed": where is not None}
+    row = {**plan.row, "instance": ref.instance, "generation": ref.generation, "placed": where is not None}
     if where is None:  # outside the district: the statement only checks freshness and the reporter
-        return {**params, **dict.fromkeys(
-            ("grid_id", "grid_code", "community_id", "street_id", "level", "staff_id", "department_id",
-             "company_id", "station_id", "deadline_at", "deadline_iso", "boundary_flag", "answer_head"))}
+        return {**row, **_UNPLACED}, ("", "")
     target, note = plan.route.target, ""
     staff_id = department_id = company_id = station_id = None
     if target == "property_company":
@@ -508,9 +529,10 @@ def _decide(plan: _Plan, ref: Reference, place: Place) -> dict[str, Any]:
     edge = place.edge_m
     boundary_flag = edge is not None and edge <= plan.options.boundary_m
     deadline = deadline_for(inp.category_code, level, plan.reported_at, default_calendar(), stage="dispatch")
+    deadline_iso = deadline.isoformat()
     incident = {
         "status": "reported", "level": level, "category_code": inp.category_code, "source": inp.source,
-        "reported_at": plan.reported_at.isoformat(), "deadline_at": deadline.isoformat(),
+        "reported_at": plan.reported_at.isoformat(), "deadline_at": deadline_iso,
         "lon": round(inp.lon, 8), "lat": round(inp.lat, 8), "input_crs": inp.crs,
     }
     assignment = {
@@ -525,15 +547,19 @@ def _decide(plan: _Plan, ref: Reference, place: Place) -> dict[str, Any]:
     incident_json = orjson.dumps(incident).decode()
     assignment_json = orjson.dumps(assignment).decode()
     return {
-        **params, "grid_id": place.grid_id, "grid_code": place.grid_code, "community_id": place.community_id,
+        **row, "grid_id": place.grid_id, "grid_code": place.grid_code, "community_id": place.community_id,
         "street_id": place.street_id, "level": level, "staff_id": staff_id, "department_id": department_id,
         "company_id": company_id, "station_id": station_id, "deadline_at": deadline,
-        "deadline_iso": deadline.isoformat(), "boundary_flag": boundary_flag,
+        "deadline_iso": deadline_iso, "boundary_flag": boundary_flag,
         # the stored answer, but for its duplicates, which the statement appends (and closes the object)
         "answer_head": (f'{{"fingerprint":"{inp.fingerprint}","incident":{incident_json},'
                         f'"assignment":{assignment_json},"possible_duplicates":'),
-        "_incident_json": incident_json, "_assignment_json": assignment_json,
-    }
+    }, (incident_json, assignment_json)
+
+
+def rows_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The ``:rows`` parameter of :data:`INTAKE_SQL`: the reports' rows, numbered in order."""
+    return orjson.dumps([{**r, "ord": i} for i, r in enumerate(rows)]).decode()
 
 
 def _reporter(row: Mapping[Any, Any]) -> Actor:
@@ -556,10 +582,10 @@ def _outside(plan: _Plan) -> InvalidInputError:
     )
 
 
-def _created(row: Mapping[Any, Any], decided: Mapping[str, Any]) -> IntakeResult:
+def _created(row: Mapping[Any, Any], parts: tuple[str, str]) -> IntakeResult:
     new_id = int(row["new_id"])
-    incident = decided["_incident_json"]
-    body = (f'{{"incident":{{"id":{new_id},{incident[1:]},"assignment":{decided["_assignment_json"]},'
+    incident, assignment = parts
+    body = (f'{{"incident":{{"id":{new_id},{incident[1:]},"assignment":{assignment},'
             f'"possible_duplicates":{row["dups_json"]}}}')
     return IntakeResult(new_id, True, body)
 
@@ -614,8 +640,8 @@ def intake(
     plan = _plan(data, idempotency_key, now, options, routes, actor, None)
     ref = cache.get(session)
     for _ in range(_RELOADS):
-        decided = _decide(plan, ref, _place(plan, ref))
-        row = session.execute(text(INTAKE_SQL), {**plan.params, **decided}).mappings().one()
+        decided, parts = _decide(plan, ref, _place(plan, ref))
+        row = session.execute(text(INTAKE_SQL), {"rows": rows_json([decided])}).mappings().one()
         if row["existing_id"] is not None:
             return _replay(plan, row["existing_id"], row["existing_intake"])
         if not row["fresh"]:
@@ -626,8 +652,14 @@ def intake(
         if row["new_id"] is None:  # a concurrent request with the same key committed first
             found = session.execute(text(EXISTING_SQL), {"key": plan.key}).mappings().one()
             return _replay(plan, found["id"], found["intake"])
-        return _created(row, decided)
+        return _created(row, parts)
     raise _stale()
+
+
+async def run_intake_rows(conn: Any, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """:data:`INTAKE_SQL` for these rows on an asyncpg connection: one answer row per report, in order."""
+    sql, _ = _ASYNC["intake"]
+    return list(await conn.fetch(sql, rows_json(rows)))
 
 
 async def intake_async(
@@ -641,8 +673,10 @@ async def intake_async(
     options: IntakeOptions = DEFAULT_OPTIONS,
     routes: Sequence[Route] | None = None,
     cache: ReferenceCache | None = None,
+    batcher: IntakeBatcher | None = None,
 ) -> IntakeResult:
-    """:func:`intake` on an asyncpg connection, in the caller's transaction or in autocommit.
+    """:func:`intake` on asyncpg: on ``conn`` (in its transaction or in autocommit), or through
+    ``batcher``, which writes this report in one statement with the others waiting then.
 
     One statement, :data:`INTAKE_SQL` (freshness check, reporter, duplicates, incident and event
     together), so autocommit is safe; the idempotency key's unique index settles concurrent retries
@@ -659,27 +693,102 @@ async def intake_async(
         raise PermissionDeniedError(f"role {actor.role!r} may not report a case", field="role", rule="role table")
     cache = cache or default_cache()
     plan = _plan(data, idempotency_key, now, options, routes, actor, username)
-    ref = await cache.get_async(conn)
-    sql, names = _ASYNC["intake"]
+    ref = await cache.get_async(conn) if batcher is None else await batcher.reference(cache)
     for _ in range(_RELOADS):
-        decided = _decide(plan, ref, _place(plan, ref))
-        params = {**plan.params, **decided}
-        row = await conn.fetchrow(sql, *[params[n] for n in names])
+        decided, parts = _decide(plan, ref, _place(plan, ref))
+        row = (await run_intake_rows(conn, [decided]))[0] if batcher is None else await batcher.submit(decided)
         if actor is None:
             _reporter(row)
         if row["existing_id"] is not None:
             return _replay(plan, row["existing_id"], row["existing_intake"])
         if not row["fresh"]:
-            ref = await cache.get_async(conn, stale=ref)
+            ref = await cache.get_async(conn, stale=ref) if batcher is None else \
+                await batcher.reference(cache, stale=ref)
             continue
         if not decided["placed"]:
             raise _outside(plan)
         if row["new_id"] is None:
             esql, _ = _ASYNC["existing"]
-            found = await conn.fetchrow(esql, plan.key)
+            if batcher is None:
+                found = await conn.fetchrow(esql, plan.key)
+            else:
+                async with batcher.pool.acquire() as c:
+                    found = await c.fetchrow(esql, plan.key)
             return _replay(plan, found["id"], found["intake"])
-        return _created(row, decided)
+        return _created(row, parts)
     raise _stale()
+
+
+class IntakeBatcher:
+    """Reports arriving together written together: one :data:`INTAKE_SQL` statement — one round trip,
+    one plan, one commit — for all the reports that queued while the previous statements ran.
+
+    At most ``streams`` statements run at once, each with at most ``max_batch`` reports; a report
+    arriving while fewer run starts a statement at once, so a lone report waits for nothing. When a
+    statement fails, its reports are written one by one, so one report's error (say a grid deleted
+    since it was decided) reaches only its own request.
+    """
+
+    def __init__(self, pool: Any, *, max_batch: int = 32, streams: int = 2) -> None:
+        if max_batch < 1 or streams < 1:
+            raise ValueError("max_batch and streams must be at least 1")
+        self.pool, self.max_batch, self.streams = pool, max_batch, streams
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self._running = 0
+        self.statements = 0  # how many statements ran (the batch sizes' denominator)
+        self.reports = 0
+
+    async def reference(self, cache: ReferenceCache, *, stale: Reference | None = None) -> Reference:
+        """The cache's reference data, loaded on a connection of the pool when needed."""
+        if cache.current is not None and cache.current is not stale:
+            return cache.current
+        async with self.pool.acquire() as conn:
+            return await cache.get_async(conn, stale=stale)
+
+    async def submit(self, row: dict[str, Any]) -> Any:
+        """Queue one report's row; its answer row once written."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((row, fut))
+        if self._running < self.streams:
+            self._running += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+                try:
+                    async with self.pool.acquire() as conn:
+                        await self._write(conn, batch)
+                except Exception as exc:  # no connection: every report of the batch gets the error
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+        finally:
+            self._running -= 1
+
+    async def _write(self, conn: Any, batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
+        self.statements += 1
+        self.reports += len(batch)
+        import asyncpg
+
+        try:
+            rows = await run_intake_rows(conn, [r for r, _ in batch])
+        except Exception as exc:
+            # a statement error (not a lost connection): nothing was written, so retry report by report
+            retry = isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, asyncpg.PostgresConnectionError)
+            if len(batch) == 1 or not retry:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            for item in batch:  # one by one: each report gets its own answer or its own error
+                await self._write(conn, [item])
+            return
+        for (_, fut), row in zip(batch, rows, strict=True):
+            if not fut.done():
+                fut.set_result(row)
 
 
 def possible_duplicates(

@@ -6,7 +6,8 @@ which is where a plain FastAPI + psycopg2 endpoint loses half its throughput. In
 trip in autocommit: where the point lies and who handles it come from reference data in memory
 (:mod:`layers.placement`), and :data:`layers.incidents.INTAKE_SQL` checks that data is current,
 loads the reporter, finds possible duplicates and writes the incident and its event in one
-statement. The other endpoints are ordinary ``def`` endpoints on the request session.
+statement — for all the reports that arrived meanwhile (:class:`layers.incidents.IntakeBatcher`).
+The other endpoints are ordinary ``def`` endpoints on the request session.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.background import incident_settings, intake_pool
+from api.background import incident_settings, intake_batcher
 from api.deps import AdminDep, CurrentUser, IncidentReaderDep, SessionDep, TokenDep
 from api.schemas import ErrorResponse
 from api.security import decode_access_token
@@ -111,12 +112,11 @@ async def create_incident(
         raise InvalidInputError("the Idempotency-Key header and the idempotency_key field differ",
                                 field="idempotency_key", rule="one key")
     key = idempotency_key or body_key
-    pool = await intake_pool(request.app)
+    batcher = await intake_batcher(request.app)
     options = incident_settings(request.app).options()
-    async with pool.acquire() as conn:
-        # one statement (layers/incidents.py INTAKE_SQL) that also loads the reporter, in autocommit
-        result = await incidents.intake_async(conn, data, username=claims.username, idempotency_key=key,
-                                              options=options)
+    # written with the reports arriving meanwhile, in one statement that also loads the reporter
+    result = await incidents.intake_async(None, data, username=claims.username, idempotency_key=key,
+                                          options=options, batcher=batcher)
     # the body is JSON text already (layers/incidents.py builds it around the statement's answer)
     return Response(result.body, status_code=201 if result.created else 200, media_type="application/json")
 

@@ -36,9 +36,8 @@ class Incident(Base):
         CheckConstraint("category_code ~ '^[0-9]{5}$'", name="category_5_digits"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after_reported"),
         CheckConstraint("escalations >= 0 AND reopens >= 0", name="counters_non_negative"),
-        Index("ix_incident_category_code_status", "category_code", "status"),
         # the possible-duplicates search in one scan (btree_gist; migration 0003)
-        Index("idx_incident_geom_category", "geom", "category_code", "reported_at", postgresql_using="gist"),
+        Index("idx_incident_geom_category", "geom", "category_code", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,10 +12,11 @@ Written by hand.
   in the writer's transaction. Intake decides with the copy of that data it holds in memory
   (:mod:`layers.placement`) and writes only while the row still holds the generation it read; a
   sequence, not ``generation + 1``, so a value taken by a rolled-back change never comes back.
-* ``idx_incident_geom_category`` — GiST over ``(geom, category_code, reported_at)`` (``btree_gist``,
-  a trusted extension shipped with PostgreSQL) replaces ``idx_incident_geom``: the possible-duplicates
-  search is one index scan with all three conditions, and a geometry-only search uses it as before.
-  ``ix_incident_category_code`` goes: ``ix_incident_category_code_status`` leads with the same column.
+* ``idx_incident_geom_category`` — GiST over ``(geom, category_code)`` (``btree_gist``, a trusted
+  extension shipped with PostgreSQL) replaces ``idx_incident_geom``: the possible-duplicates search
+  is one index scan on both conditions, and a geometry-only search uses it as before.
+  ``ix_incident_category_code`` and ``ix_incident_category_code_status`` (0002, for that search) go:
+  they only ever served it, and on a table without statistics they lured its plan away from the GiST.
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
     op.drop_index('idx_incident_geom', table_name='incident', postgresql_using='gist')
     op.drop_index(op.f('ix_incident_category_code'), table_name='incident')
-    op.create_index('idx_incident_geom_category', 'incident', ['geom', 'category_code', 'reported_at'],
+    op.drop_index('ix_incident_category_code_status', table_name='incident')
+    op.create_index('idx_incident_geom_category', 'incident', ['geom', 'category_code'],
                     unique=False, postgresql_using='gist')
 
 
 def downgrade() -> None:
     op.drop_index('idx_incident_geom_category', table_name='incident', postgresql_using='gist')
+    op.create_index('ix_incident_category_code_status', 'incident', ['category_code', 'status'], unique=False)
     op.create_index(op.f('ix_incident_category_code'), 'incident', ['category_code'], unique=False)
     op.create_index('idx_incident_geom', 'incident', ['geom'], unique=False, postgresql_using='gist')
     for table in REFERENCE_TABLES:
