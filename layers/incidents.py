@@ -76,6 +76,7 @@ from gisgrid.incidents import (
     transition,
 )
 from gisgrid.workcal import WorkCalendar
+from layers.geojson import department_condition  # the map layer's and Open311's rule: one copy
 from layers.placement import Place, Reference, ReferenceCache, default_cache
 
 __all__ = [
@@ -227,6 +228,11 @@ class IncidentInput:
 
     @cached_property
     def fingerprint(self) -> str:
+        blob = orjson.dumps(self.given, option=orjson.OPT_SORT_KEYS, default=str)
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+    def legacy_fingerprint(self) -> str:
+        """The fingerprint as answers stored before 0003 carry it (``json.dumps``: slower, same role)."""
         blob = json.dumps(self.given, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -592,7 +598,7 @@ def _created(row: Mapping[Any, Any], parts: tuple[str, str]) -> IntakeResult:
 
 def _replay(plan: _Plan, incident_id: int, stored: str | dict[str, Any]) -> IntakeResult:
     answer = json.loads(stored) if isinstance(stored, str) else stored
-    if answer.get("fingerprint") != plan.inp.fingerprint:
+    if answer.get("fingerprint") not in (plan.inp.fingerprint, plan.inp.legacy_fingerprint()):
         raise ConflictError(
             "this Idempotency-Key was used for a different report; send a new key for a new report",
             field="Idempotency-Key", feature=plan.key, rule="one key, one report",
@@ -958,12 +964,25 @@ def get_incident(session: Session, incident_id: int, *, with_events: bool = True
 
 
 def scope_check(session: Session, incident_id: int, actor: Actor) -> None:
-    """NotFound unless the incident exists; PermissionDenied if it lies outside the actor's scope."""
-    row = session.execute(text(_ROW_SQL + " WHERE i.id = :id"), {"id": incident_id}).mappings().one_or_none()
+    """NotFound unless the incident exists; PermissionDenied if it lies outside the actor's scope.
+
+    The scope is the actor's area and, for a ``department`` account, the incidents assigned or
+    whistled to its department (:func:`layers.geojson.department_condition`, the rule of the map
+    layer and Open311; an account bound to no department has none). Both answer alike.
+    """
+    sql, params = _ROW_SQL + " WHERE i.id = :id", {"id": incident_id}
+    department = actor.role == "department"
+    if department:
+        department_id = actor.department_id if actor.department_id is not None else -1
+        condition, department_params = department_condition(department_id, alias="r", param="scope_department_id")
+        # NULL (no assignee, no whistles) is not the department's case
+        sql = f"SELECT r.*, COALESCE({condition}, false) AS department_case FROM ({sql}) r"
+        params.update(department_params)
+    row = session.execute(text(sql), params).mappings().one_or_none()
     if row is None:
         raise NotFoundError(f"no incident {incident_id}", field="incident_id", feature=incident_id, rule="exists")
     state = _state(row)
-    if not in_scope(actor.scope_code, state.area_code):
+    if not in_scope(actor.scope_code, state.area_code) or (department and not row["department_case"]):
         raise PermissionDeniedError(f"incident {incident_id} is outside your scope", field="scope_code",
                                     feature=incident_id, rule="scope")
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from api.main import create_app
-from layers.models import Incident, IncidentEvent, User
+from layers.models import Department, Incident, IncidentEvent, User
 from layers.settings import Settings
 from tests.integration.test_incident_intake import A_CODE, B_CODE, G1, World, build_world
 
@@ -155,3 +156,93 @@ def test_dispatcher_merges_duplicates(api: TestClient, headers: dict[str, dict[s
     # a merged case is no longer offered as a duplicate
     third = api.post(URL, json=body(lon=116.3101), headers=headers["patrol"]).json()
     assert [d["id"] for d in third["possible_duplicates"]] == [keep]
+
+
+# a department account reads only the cases assigned or whistled to its department (the map layer's and
+# Open311's rule); any other case gets the answer of a case outside the account's area
+@pytest.fixture
+def department_cases(
+    api: TestClient, headers: dict[str, dict[str, str]], world: World, session: Session,
+    user_factory: Callable[..., User], auth_header: Callable[[User], dict[str, str]],
+) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """Cases assigned or whistled to 执法局 (ZFJ, ``world.enforcement``) or 水务局 (SW), and their accounts."""
+    water = Department(code="110105-SWJ", name="水务局", categories=[])
+    session.add(water)
+    session.commit()  # before intake: it reads the reference data on its own connection
+    dept = {"ZFJ": world.enforcement.id, "SW": water.id}
+
+    def whistle(department: str) -> dict[str, Any]:
+        return {"department_id": dept[department], "kind": "routine", "whistled_at": "2026-01-01T08:00:00+08:00",
+                "due_at": "2026-01-01T08:30:00+08:00", "accepted_at": None, "flagged_at": None}
+
+    ids: dict[str, int] = {}
+    for name, assignee, whistled in (  # name, assigned department, whistled departments
+        ("assigned_zfj", "ZFJ", []),
+        ("whistled_zfj", "SW", ["ZFJ"]),  # assigned to SW, but ZFJ was whistled for it
+        ("assigned_sw", "SW", []),
+        ("whistled_sw", None, ["SW"]),
+        ("nobody", None, []),
+    ):
+        res = api.post(URL, json=body(description=name), headers=headers["patrol"])
+        assert res.status_code == 201, res.text
+        ids[name] = res.json()["incident"]["id"]
+        session.execute(
+            text("UPDATE incident SET status = 'registered', assignee_department_id = :a,"
+                 " whistles = CAST(:w AS jsonb) WHERE id = :id"),
+            {"a": dept[assignee] if assignee else None, "w": json.dumps([whistle(w) for w in whistled]),
+             "id": ids[name]},
+        )
+    accounts: dict[str, dict[str, str]] = {}
+    for username, department in (("dept_zfj", "ZFJ"), ("dept_sw", "SW"), ("dept_none", None)):
+        user = user_factory("department", "110105000000", username=username)
+        user.department_id = dept[department] if department else None
+        session.commit()
+        accounts[username] = auth_header(user)
+    session.commit()
+    return accounts, ids
+
+
+def test_department_reads_only_cases_assigned_or_whistled_to_it(
+    api: TestClient, headers: dict[str, dict[str, str]],
+    department_cases: tuple[dict[str, dict[str, str]], dict[str, int]],
+) -> None:
+    accounts, ids = department_cases
+    zfj = accounts["dept_zfj"]
+    for name in ("assigned_zfj", "whistled_zfj"):
+        got = api.get(f"{URL}/{ids[name]}", headers=zfj)
+        assert got.status_code == 200, got.text
+        assert got.json()["id"] == ids[name] and got.json()["events"][0]["action"] == "report"
+    for name in ("assigned_sw", "whistled_sw", "nobody"):  # another department's, or no department's
+        got = api.get(f"{URL}/{ids[name]}", headers=zfj)
+        # exactly the answer of a case outside the account's area (dispatcher of community B)
+        outside = api.get(f"{URL}/{ids[name]}", headers=headers["dispatcher_b"])
+        assert got.status_code == outside.status_code == 403, got.text
+        assert got.json() == outside.json()
+        assert got.json()["error"]["rule"] == "scope"
+        assert api.get(f"{URL}/{ids[name]}", headers=headers["dispatcher"]).status_code == 200
+    assert {n for n in ids if api.get(f"{URL}/{ids[n]}", headers=accounts["dept_sw"]).status_code == 200} == {
+        "whistled_zfj", "assigned_sw", "whistled_sw"}
+    # an account bound to no department reads none; a missing case is 404 as for everyone
+    assert api.get(f"{URL}/{ids['assigned_zfj']}", headers=accounts["dept_none"]).status_code == 403
+    assert api.get(f"{URL}/999999", headers=zfj).status_code == 404
+
+
+def test_department_cannot_act_on_a_case_not_its_own(
+    api: TestClient, department_cases: tuple[dict[str, dict[str, str]], dict[str, int]],
+) -> None:
+    """A case the department may not read it may not act on either — and the refusal is the scope's
+    403, before the state machine's 409 could tell the case's status."""
+    accounts, ids = department_cases
+    zfj = accounts["dept_zfj"]
+    for case, action in (("whistled_sw", "department_accept"), ("assigned_sw", "dispatch"),
+                         ("assigned_sw", "close"), ("nobody", "close")):
+        res = act(api, zfj, ids[case], action)
+        assert res.status_code == 403 and res.json()["error"]["rule"] == "scope", (case, action, res.json())
+        assert "registered" not in res.text  # nothing about the case's state
+    res = api.post(f"/api/v1/incidents/{ids['assigned_sw']}/merge", json={"merge_ids": [ids["nobody"]]},
+                   headers=zfj)
+    assert res.status_code == 403 and res.json()["error"]["rule"] == "scope"
+    # its own cases: the state machine decides (a whistle it may answer; a step its role may not take)
+    assert act(api, zfj, ids["whistled_zfj"], "department_accept").status_code == 200
+    res = act(api, zfj, ids["assigned_zfj"], "dispatch")
+    assert res.status_code == 403 and res.json()["error"]["rule"] == "role table"
