@@ -269,6 +269,20 @@ def test_same_key_different_report_is_a_conflict(world: World, clean_db: Engine)
     assert err.value.rule == "one key, one report"
 
 
+def test_a_retry_matches_an_answer_stored_before_0003(world: World, clean_db: Engine) -> None:
+    first = report(clean_db, lon=116.31, key="old")
+    data = {"lon": 116.31, "lat": LAT, "crs": "wgs84", "category_code": "06010", "source": "patrol",
+            "description": "测试", "reported_at": AFTER.isoformat()}
+    legacy = incidents.parse_input(data, now=AFTER + dt.timedelta(hours=1)).legacy_fingerprint()
+    with clean_db.begin() as conn:  # the answer as the earlier release stored it
+        conn.execute(text("UPDATE incident SET intake = jsonb_set(intake, '{fingerprint}', to_jsonb(CAST(:f AS text)))"
+                          " WHERE id = :id"), {"f": legacy, "id": first.incident_id})
+    again = report(clean_db, lon=116.31, key="old")
+    assert (again.incident_id, again.created) == (first.incident_id, False)
+    with pytest.raises(ConflictError):
+        report(clean_db, lon=116.32, key="old")
+
+
 def test_bad_fields_are_listed_together(world: World, clean_db: Engine) -> None:
     with pytest.raises(InvalidInputError) as err:
         report(clean_db, lon=116.31, category="99999", crs="mars", photos=["ftp://x"])
