@@ -1130,9 +1130,13 @@ def assign_bulk(bind: Engine | Session | GridIndex, points: Any, *, at: Any = No
     else:
         ok = np.isnat(index.valid_to[gi])
         pi, gi = pi[ok], gi[ok]
-    order = np.lexsort((index.ids[gi], pi))
-    pi, gi = pi[order], gi[order]
-    first = np.ones(pi.size, dtype=bool)
-    first[1:] = pi[1:] != pi[:-1]
-    out[pi[first]] = index.ids[gi[first]]
+    if pi.size == 0:
+        return out
+    # the pairs come grouped by point (STRtree answers in input order; sorted here if ever not): the
+    # lowest grid id of each group, without sorting a million pairs
+    if not np.all(pi[1:] >= pi[:-1]):
+        order = np.argsort(pi, kind="stable")
+        pi, gi = pi[order], gi[order]
+    starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+    out[pi[starts]] = np.minimum.reduceat(index.ids[gi], starts)
     return out
