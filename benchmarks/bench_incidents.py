@@ -400,43 +400,32 @@ def _wrk(wrk: str, script: str, url: str, concurrency: int, seconds: float) -> d
     return res
 
 
+def _proc_cpu(pid: int | str) -> tuple[str, float]:
+    """A process's name and CPU seconds (user + system), from /proc ('', 0 where unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        head, tail = stat.rsplit(")", 1)
+        fields = tail.split()
+        return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return "", 0.0
+
+
 def _tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children, from /proc (0 where unreadable)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
+    """CPU seconds of a process and its children (uvicorn's workers)."""
+    pids: list[int | str] = [pid]
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids += [int(p) for p in f.read().split()]
+            pids += f.read().split()
     except OSError:
         pass
-    total = 0.0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
+    return sum(_proc_cpu(p)[1] for p in pids)
 
 
 def _postgres_cpu() -> float:
-    """CPU seconds (user + system) of every PostgreSQL process on the machine (0 where unreadable)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if "(postgres)" not in stat:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    """CPU seconds of every PostgreSQL process on the machine."""
+    return sum(cpu for name, cpu in map(_proc_cpu, filter(str.isdigit, os.listdir("/proc"))) if name == "postgres")
 
 
 @case("load")

@@ -699,30 +699,41 @@ async def intake_async(
         raise PermissionDeniedError(f"role {actor.role!r} may not report a case", field="role", rule="role table")
     cache = cache or default_cache()
     plan = _plan(data, idempotency_key, now, options, routes, actor, username)
-    ref = await cache.get_async(conn) if batcher is None else await batcher.reference(cache)
+    writer = batcher if batcher is not None else _OnConnection(conn)
+    ref = await writer.reference(cache)
     for _ in range(_RELOADS):
         decided, parts = _decide(plan, ref, _place(plan, ref))
-        row = (await run_intake_rows(conn, [decided]))[0] if batcher is None else await batcher.submit(decided)
+        row = await writer.submit(decided)
         if actor is None:
             _reporter(row)
         if row["existing_id"] is not None:
             return _replay(plan, row["existing_id"], row["existing_intake"])
         if not row["fresh"]:
-            ref = await cache.get_async(conn, stale=ref) if batcher is None else \
-                await batcher.reference(cache, stale=ref)
+            ref = await writer.reference(cache, stale=ref)
             continue
         if not decided["placed"]:
             raise _outside(plan)
-        if row["new_id"] is None:
-            esql, _ = _ASYNC["existing"]
-            if batcher is None:
-                found = await conn.fetchrow(esql, plan.key)
-            else:
-                async with batcher.pool.acquire() as c:
-                    found = await c.fetchrow(esql, plan.key)
+        if row["new_id"] is None:  # a concurrent request with the same key committed first
+            found = await writer.existing(plan.key)
             return _replay(plan, found["id"], found["intake"])
         return _created(row, parts)
     raise _stale()
+
+
+class _OnConnection:
+    """:func:`intake_async`'s writer on one asyncpg connection (no batching): the batcher's interface."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def reference(self, cache: ReferenceCache, *, stale: Reference | None = None) -> Reference:
+        return await cache.get_async(self.conn, stale=stale)
+
+    async def submit(self, row: dict[str, Any]) -> Any:
+        return (await run_intake_rows(self.conn, [row]))[0]
+
+    async def existing(self, key: str | None) -> Any:
+        return await self.conn.fetchrow(_ASYNC["existing"][0], key)
 
 
 class IntakeBatcher:
@@ -750,6 +761,11 @@ class IntakeBatcher:
             return cache.current
         async with self.pool.acquire() as conn:
             return await cache.get_async(conn, stale=stale)
+
+    async def existing(self, key: str | None) -> Any:
+        """The incident already holding this idempotency key (its id and stored answer)."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(_ASYNC["existing"][0], key)
 
     async def submit(self, row: dict[str, Any]) -> Any:
         """Queue one report's row; its answer row once written."""

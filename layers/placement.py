@@ -33,7 +33,7 @@ import datetime as dt
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -86,7 +86,6 @@ class Place:
     street_code: str | None = None
     edge_m: float | None = None
     worker_id: int | None = None
-    complex_id: int | None = None
     company_id: int | None = None
     station_id: int | None = None
     officer_id: int | None = None
@@ -99,19 +98,6 @@ class Place:
         if self.community_id is not None:
             return "community"
         return "street" if self.street_id is not None else None
-
-
-def _utc64(value: dt.datetime | None) -> np.datetime64:
-    if value is None:
-        return np.datetime64("NaT", "us")
-    return np.datetime64(value.astimezone(dt.UTC).replace(tzinfo=None), "us")
-
-
-def _epoch(values: np.ndarray) -> np.ndarray:
-    """datetime64[us] (NaT allowed) → float seconds since the epoch (NaN for NaT)."""
-    out = values.astype("datetime64[us]").astype(np.int64).astype(np.float64) / 1e6
-    out[np.isnat(values)] = np.nan
-    return out
 
 
 def _metres_per_degree(lat: float) -> tuple[float, float]:
@@ -161,101 +147,63 @@ class _Cells:
                 and shapely.intersects_xy(self.geoms[i], x, y)]
 
 
-@dataclass
+def _epoch(value: dt.datetime | None, open_end: float) -> float:
+    return open_end if value is None else value.timestamp()
+
+
 class Reference:
-    """One consistent copy of the reference data intake needs, and the generation it was read at."""
+    """One consistent copy of the reference data intake needs, and the generation it was read at.
 
-    instance: str
-    generation: int
-    grid_ids: np.ndarray
-    grid_codes: list[str]
-    grid_versions: list[int]
-    grid_communities: list[int | None]
-    grid_from: np.ndarray
-    grid_to: np.ndarray
-    grid_geoms: np.ndarray
-    areas: dict[int, tuple[str, str, int | None]]  # id → (code, level, parent_id)
-    community_ids: np.ndarray
-    community_geoms: np.ndarray
-    street_ids: np.ndarray
-    street_geoms: np.ndarray
-    workers: dict[tuple[str, str], list[tuple[dt.date, dt.date | None, int, str]]]
-    complex_ids: np.ndarray
-    complex_companies: list[int | None]
-    complex_geoms: np.ndarray
-    rooms: dict[int, int]
-    officers: dict[int, int]
-    dept_by_code: dict[str, int]
-    dept_by_category: dict[str, int]
-    loaded_at: float = field(default=0.0)
+    Per-point lookups work on plain lists and scalars: numpy's per-call overhead on arrays of one or
+    two elements was most of their cost.
+    """
 
-    @classmethod
-    def from_rows(cls, generation: Any, rows: Mapping[str, Sequence[Any]]) -> Reference:
-        """Build from the rows of :data:`GENERATION_SQL` and :data:`QUERIES` (any driver's mappings)."""
-        if generation is None:
-            from gisgrid.errors import ConfigurationError
-
-            raise ConfigurationError("reference_generation has no row: run `gisgrid db migrate`",
-                                     field="reference_generation", rule="migration 0003")
+    def __init__(self, generation: Any, rows: Mapping[str, Sequence[Any]]) -> None:
+        """From the rows of :data:`GENERATION_SQL` and :data:`QUERIES` (any driver's mappings)."""
+        self.instance, self.generation = str(generation["instance"]), int(generation["generation"])
         grids = rows["grids"]
-        areas = {int(r["id"]): (r["code"], r["level"], r["parent_id"]) for r in rows["areas"]}
-        comm = [r for r in rows["areas"] if r["level"] == "community"]
-        streets = [r for r in rows["areas"] if r["level"] in ("street", "town")]
-
-        workers: dict[tuple[str, str], list[tuple[dt.date, dt.date | None, int, str]]] = {}
-        for r in rows["workers"]:
-            workers.setdefault((r["target_kind"], r["target_ref"]), []).append(
-                (r["valid_from"], r["valid_to"], int(r["staff_id"]), r["role"]))
-        for found in workers.values():  # the SQL's ORDER BY: grid worker before chief, then staff id
-            found.sort(key=lambda w: (w[3] != "grid_worker", w[2]))
-        cx = rows["complexes"]
-        by_category: dict[str, int] = {}
-        for r in rows["departments"]:  # ordered by id: the first department listing a category wins
-            for cat in r["categories"] or ():
-                by_category.setdefault(cat, int(r["id"]))
-        return cls(
-            instance=str(generation["instance"]), generation=int(generation["generation"]),
-            grid_ids=np.array([r["id"] for r in grids], dtype=np.int64),
-            grid_codes=[r["code"] for r in grids], grid_versions=[int(r["version"]) for r in grids],
-            grid_communities=[r["community_id"] for r in grids],
-            grid_from=np.array([_utc64(r["valid_from"]) for r in grids], dtype="datetime64[us]"),
-            grid_to=np.array([_utc64(r["valid_to"]) for r in grids], dtype="datetime64[us]"),
-            grid_geoms=_geoms([r["wkb"] for r in grids]), areas=areas,
-            community_ids=np.array([r["id"] for r in comm], dtype=np.int64),
-            community_geoms=_geoms([r["wkb"] for r in comm]),
-            street_ids=np.array([r["id"] for r in streets], dtype=np.int64),
-            street_geoms=_geoms([r["wkb"] for r in streets]),
-            workers=workers, complex_ids=np.array([r["id"] for r in cx], dtype=np.int64),
-            complex_companies=[r["property_company_id"] for r in cx],
-            complex_geoms=_geoms([r["wkb"] for r in cx]),
-            rooms={int(r["community_id"]): int(r["id"]) for r in rows["rooms"]},
-            officers={int(r["community_id"]): int(r["id"]) for r in rows["officers"]},
-            dept_by_code={r["code"]: int(r["id"]) for r in rows["departments"]},
-            dept_by_category=by_category,
-        )
-
-    # ------------------------------------------------------------------------------------ lookups
-    def __post_init__(self) -> None:
-        # per-point lookups work on scalars: numpy's per-call overhead on arrays of one or two
-        # elements was most of their cost
-        self._from = [float(t) for t in _epoch(self.grid_from)]
-        self._to = [math.inf if math.isnan(t) else float(t) for t in _epoch(self.grid_to)]
-        self._ids = self.grid_ids.tolist()
+        self.grid_ids = [int(r["id"]) for r in grids]
+        self.grid_codes = [r["code"] for r in grids]
+        self.grid_versions = [int(r["version"]) for r in grids]
+        self.grid_communities = [r["community_id"] for r in grids]
+        self._from = [_epoch(r["valid_from"], -math.inf) for r in grids]
+        self._to = [_epoch(r["valid_to"], math.inf) for r in grids]
+        grid_geoms = _geoms([r["wkb"] for r in grids])
+        self._grids = _Cells(grid_geoms)
         # each grid's boundary on its own tangent plane (metres; x = lon·kx, y = lat·ky at its centre),
         # where the nearest boundary point to a report is found (edge_m)
-        self._edges: list[Any] = []
-        for geom in self.grid_geoms:
-            kx, ky = _metres_per_degree(shapely.get_y(shapely.centroid(geom)))
-            self._edges.append(shapely.transform(shapely.boundary(geom), lambda xy, kx=kx, ky=ky: xy * (kx, ky)))
-        self._scale = [_metres_per_degree(shapely.get_y(shapely.centroid(g))) for g in self.grid_geoms]
-        self._grids = _Cells(self.grid_geoms)
-        self._communities = _Cells(self.community_geoms)
-        self._streets = _Cells(self.street_geoms)
-        self._complexes = _Cells(self.complex_geoms)
-        self._community_ids = self.community_ids.tolist()
-        self._street_ids = self.street_ids.tolist()
-        self._complex_ids = self.complex_ids.tolist()
+        self._scale = [_metres_per_degree(shapely.get_y(shapely.centroid(g))) for g in grid_geoms]
+        self._edges = [shapely.transform(shapely.boundary(g), lambda xy, k=k: xy * k)
+                       for g, k in zip(grid_geoms, self._scale, strict=True)]
 
+        self.areas: dict[int, tuple[str, str, int | None]] = {  # id → (code, level, parent_id)
+            int(r["id"]): (r["code"], r["level"], r["parent_id"]) for r in rows["areas"]}
+        comm = [r for r in rows["areas"] if r["level"] == "community"]
+        streets = [r for r in rows["areas"] if r["level"] in ("street", "town")]
+        self._community_ids = [int(r["id"]) for r in comm]
+        self._communities = _Cells(_geoms([r["wkb"] for r in comm]))
+        self._street_ids = [int(r["id"]) for r in streets]
+        self._streets = _Cells(_geoms([r["wkb"] for r in streets]))
+
+        self.workers: dict[tuple[str, str], list[tuple[dt.date, dt.date | None, int, str]]] = {}
+        for r in rows["workers"]:
+            self.workers.setdefault((r["target_kind"], r["target_ref"]), []).append(
+                (r["valid_from"], r["valid_to"], int(r["staff_id"]), r["role"]))
+        for found in self.workers.values():  # the SQL's ORDER BY: grid worker before chief, then staff id
+            found.sort(key=lambda w: (w[3] != "grid_worker", w[2]))
+        cx = rows["complexes"]
+        self._complex_ids = [int(r["id"]) for r in cx]
+        self.complex_companies = [r["property_company_id"] for r in cx]
+        self._complexes = _Cells(_geoms([r["wkb"] for r in cx]))
+        self.rooms = {int(r["community_id"]): int(r["id"]) for r in rows["rooms"]}
+        self.officers = {int(r["community_id"]): int(r["id"]) for r in rows["officers"]}
+        self.dept_by_code = {r["code"]: int(r["id"]) for r in rows["departments"]}
+        self.dept_by_category: dict[str, int] = {}
+        for r in rows["departments"]:  # ordered by id: the first department listing a category wins
+            for cat in r["categories"] or ():
+                self.dept_by_category.setdefault(cat, int(r["id"]))
+
+    # ------------------------------------------------------------------------------------ lookups
     def _valid(self, hits: list[int], at: float) -> list[int]:
         return [i for i in hits if self._from[i] <= at < self._to[i]]
 
@@ -294,8 +242,8 @@ class Reference:
         valid = self._valid(self._grids.covering(lon, lat), t)
         comm_id: int | None = None
         if valid:
-            grid = min(valid, key=self._ids.__getitem__)
-            values.update(grid_id=self._ids[grid], grid_code=self.grid_codes[grid],
+            grid = min(valid, key=self.grid_ids.__getitem__)
+            values.update(grid_id=self.grid_ids[grid], grid_code=self.grid_codes[grid],
                           grid_version=self.grid_versions[grid])
             comm_id = self.grid_communities[grid]
         if comm_id is None:
@@ -315,7 +263,7 @@ class Reference:
             hit = self._complexes.covering(lon, lat)
             if hit:
                 first = min(hit, key=self._complex_ids.__getitem__)
-                values.update(complex_id=self._complex_ids[first], company_id=self.complex_companies[first])
+                values["company_id"] = self.complex_companies[first]
         if need_police and "community_id" in values:
             values.update(station_id=self.rooms.get(values["community_id"]),
                           officer_id=self.officers.get(values["community_id"]))
@@ -361,7 +309,7 @@ class ReferenceCache:
                 return ref
             gen = session.execute(text(GENERATION_SQL)).mappings().first()
             rows = {name: session.execute(text(sql)).mappings().all() for name, sql in QUERIES.items()}
-            ref = Reference.from_rows(gen, rows)
+            ref = Reference(gen, rows)
             self.current, self.loads = ref, self.loads + 1
             return ref
 
@@ -378,7 +326,7 @@ class ReferenceCache:
                 return ref
             gen = await conn.fetchrow(GENERATION_SQL)
             rows = {name: await conn.fetch(sql) for name, sql in QUERIES.items()}
-            ref = Reference.from_rows(gen, rows)
+            ref = Reference(gen, rows)
             self.current, self.loads = ref, self.loads + 1
             return ref
 

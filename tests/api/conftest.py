@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 from geoalchemy2 import WKTElement
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.main import create_app
@@ -94,6 +94,17 @@ def make_station(
     session.add(station)
     session.flush()
     return station
+
+
+def make_departments(session: Session, names: dict[str, str]) -> dict[str, int]:
+    """Departments by code (code → name), handling no categories; their ids by code."""
+    return {
+        code: session.execute(
+            text("INSERT INTO department (code, name, categories) VALUES (:c, :n, '{}') RETURNING id"),
+            {"c": code, "n": name},
+        ).scalar_one()
+        for code, name in names.items()
+    }
 
 
 @pytest.fixture

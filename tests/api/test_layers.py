@@ -7,7 +7,7 @@ from shapely.geometry import box as shapely_box
 from shapely.geometry import shape
 
 from layers.geojson import parse_bbox
-from tests.api.conftest import make_building, make_station
+from tests.api.conftest import make_building, make_departments, make_station
 
 GEOJSON = "application/geo+json"
 
@@ -273,13 +273,7 @@ def test_department_sees_only_cases_assigned_or_whistled_to_it(
 
     from sqlalchemy import text
 
-    dept = {
-        code: session.execute(
-            text("INSERT INTO department (code, name, categories) VALUES (:c, :n, '{}') RETURNING id"),
-            {"c": code, "n": name},
-        ).scalar_one()
-        for code, name in (("CG", "城管局"), ("SW", "水务局"))
-    }
+    dept = make_departments(session, {"CG": "城管局", "SW": "水务局"})
     case = (
         "INSERT INTO incident (category_code, source, description, assignee_department_id, whistles, geom) "
         "VALUES ('06010', 'resident', :d, :a, CAST(:w AS jsonb), ST_SetSRID(ST_MakePoint(116.31, 39.91), 4326))"

@@ -20,6 +20,7 @@ from api.main import create_app
 from gisgrid.maps import incident_categories
 from layers.models import AdminArea, User
 from layers.settings import Settings
+from tests.api.conftest import make_departments
 
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
 REQUEST_FIELDS = {
@@ -233,13 +234,7 @@ def departments(
     user_factory: Callable[..., User],
 ) -> Iterator[tuple[TestClient, dict[str, int]]]:
     """Departments 城管 (CG) and 水务 (SW), five cases, and keys for department accounts and a dispatcher."""
-    dept = {
-        code: session.execute(
-            text("INSERT INTO department (code, name, categories) VALUES (:c, :n, '{}') RETURNING id"),
-            {"c": code, "n": name},
-        ).scalar_one()
-        for code, name in (("CG", "城管局"), ("SW", "水务局"))
-    }
+    dept = make_departments(session, {"CG": "城管局", "SW": "水务局"})
 
     def whistle(department: str) -> dict[str, Any]:
         return {
