@@ -19,7 +19,7 @@ caller passes ``at`` and, where the action needs one, the new ``deadline_at`` (c
 
 Checks, in this order (the first failure wins):
 
-1. **scope** — the actor's ``scope_code`` must cover the case's area (:func:`in_scope`);
+1. **scope** — the actor's ``scope_code`` must cover the case's area (:func:`gisgrid.codes.in_scope`);
    otherwise :class:`~gisgrid.errors.PermissionDeniedError` (``rule='scope'``). Checked first so that
    a caller outside the area learns nothing about the case.
 2. **legality** — the action must be legal from the case's status and pass the state's guards
@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from gisgrid import vocab
+from gisgrid.codes import area_level, in_scope
 from gisgrid.errors import ConflictError, InvalidInputError, PermissionDeniedError
 
 __all__ = [
@@ -73,8 +74,6 @@ __all__ = [
     "Transition",
     "Whistle",
     "allowed_actions",
-    "area_level",
-    "in_scope",
     "legal_actions",
     "overdue_whistles",
     "replay",
@@ -229,54 +228,7 @@ DEFAULT_POLICY: Final = Policy()
 # -------------------------------------------------------------------------------------------------
 # Scope
 
-_CODE = re.compile(r"^[0-9]{12}([0-9]{3})?$")
-
-
-def area_level(code: str) -> str:
-    """The level of a 12-digit statistical code (or a 15-digit grid code) from its zero suffix.
-
-    >>> area_level("370403000000"), area_level("370403002000"), area_level("370403002001")
-    ('district', 'street', 'community')
-    >>> area_level("370403002001003")
-    'grid'
-    """
-    if not isinstance(code, str) or not _CODE.match(code):
-        raise InvalidInputError(
-            f"area code {code!r} must be 12 digits (or 15 for a grid)",
-            field="scope_code",
-            feature=code,
-            rule="12-digit statistical code or 15-digit grid code",
-        )
-    if len(code) == 15:
-        return "grid"
-    if code[6:] == "000000":
-        return "district"
-    if code[9:] == "000":
-        return "street"
-    return "community"
-
-
-_SIGNIFICANT = {"district": 6, "street": 9, "community": 12, "grid": 15}
-
-
-def in_scope(scope_code: str | None, area_code: str | None) -> bool:
-    """Whether an actor whose scope is ``scope_code`` may act on something at ``area_code``.
-
-    ``None`` scope means everywhere. A district scope covers codes with the same first 6 digits, a
-    street scope the same first 9, a community scope all 12 (and the community's grids), a grid scope
-    (15 digits) only that grid. An area coarser than the scope (a street-level case for a community
-    actor) or missing (``None``) is outside any non-``None`` scope.
-
-    >>> in_scope("370403002000", "370403002001"), in_scope("370403002001", "370403002000")
-    (True, False)
-    """
-    if scope_code is None:
-        return True
-    need = _SIGNIFICANT[area_level(scope_code)]
-    if area_code is None:
-        return False
-    have = _SIGNIFICANT[area_level(area_code)]
-    return have >= need and area_code[:need] == scope_code[:need]
+# Scope is decided by code (:func:`gisgrid.codes.in_scope`).
 
 
 # -------------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from gisgrid.codes import CHINA_TZ_NAME
 from gisgrid.errors import InvalidInputError
 
 GROUP_LEVELS: Final = ("grid", "community", "street", "district")
@@ -68,7 +69,7 @@ COUNT_COLUMNS: Final = (
 )
 SUM_COLUMNS: Final = ("hours_to_close_sum", "arrival_minutes_sum")
 OPEN_STATUSES: Final = ("reported", "registered", "dispatched", "accepted", "in_progress")
-TZ: Final = "Asia/Shanghai"
+TZ: Final = CHINA_TZ_NAME
 
 _INCIDENT_COLUMNS: Final = ("status", "reported_at", "deadline_at", "closed_at", "satisfaction")
 

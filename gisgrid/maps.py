@@ -32,6 +32,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
 from gisgrid import vocab
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.crs import gcj02_from_wgs84
 from gisgrid.errors import ConfigurationError, CRSError, InvalidInputError
 
@@ -872,8 +873,8 @@ def build_grid_map(
     grids: gpd.GeoDataFrame,
     problems: Any = None,
     buildings: gpd.GeoDataFrame | None = None,
-    min_households: int = 300,
-    max_households: int = 500,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
     static_url: str = "/static",
     basemap: Basemap = "none",
     tianditu_key: str | None = None,

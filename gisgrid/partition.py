@@ -81,6 +81,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, check_community_code
 from gisgrid.crs import metric_crs_for
 from gisgrid.errors import CRSError, GeometryError, InvalidInputError
 from gisgrid.report import Problem
@@ -213,7 +214,7 @@ def number_grids(grids: gpd.GeoDataFrame, community_code: str) -> gpd.GeoDataFra
     GeoDataFrame
         A copy sorted by the new ``seq`` (int) with ``code`` (str, 15 digits); the index is reset.
     """
-    _check_code(community_code)
+    check_community_code(community_code)
     if len(grids) > 999:
         raise InvalidInputError(
             f"{len(grids)} grids do not fit a 3-digit sequence", field="grids", feature=community_code,
@@ -470,14 +471,6 @@ def _adjacency(cells: np.ndarray, points: np.ndarray, major_lines: np.ndarray) -
 
 
 # ---------------------------------------------------------------------------------------- inputs
-def _check_code(community_code: str) -> None:
-    if not (isinstance(community_code, str) and len(community_code) == 12 and community_code.isdigit()):
-        raise InvalidInputError(
-            f"community_code {community_code!r} is not a 12-digit statistical code",
-            field="community_code", feature=community_code, rule="12 digits",
-        )
-
-
 def _check_community(community: Any) -> Any:
     if not isinstance(community, shapely.Polygon | shapely.MultiPolygon) or community.is_empty:
         raise GeometryError(
@@ -1248,7 +1241,7 @@ def _k_choice(total: int, lo: int, hi: int, n_units: int) -> tuple[tuple[int, in
 
 def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, community_code: str,
                streets: gpd.GeoDataFrame | None = None, complexes: gpd.GeoDataFrame | None = None,
-               min_households: int = 300, max_households: int = 500, seed: int = 0) -> GridPlan:
+               min_households: int = MIN_HOUSEHOLDS, max_households: int = MAX_HOUSEHOLDS, seed: int = 0) -> GridPlan:
     """Partition one community into grids of ``[min_households, max_households]`` households.
 
     Parameters
@@ -1282,7 +1275,7 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
         Malformed input (named field and feature); nothing is planned.
     """
     started = time.perf_counter()
-    _check_code(community_code)
+    check_community_code(community_code)
     if not (isinstance(min_households, int | np.integer) and isinstance(max_households, int | np.integer)) or \
             min_households < 1 or max_households < min_households:
         raise InvalidInputError(

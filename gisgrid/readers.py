@@ -25,7 +25,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import shapely
 from shapely.validation import explain_validity
 
 from gisgrid import vocab
+from gisgrid.codes import CHINA_TZ, division_level
 from gisgrid.crs import resolve_crs, to_wgs84
 from gisgrid.errors import CRSError, GeometryError, InvalidInputError
 from gisgrid.report import Problem
@@ -1020,7 +1021,7 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
         if stamp is None:
             raise ValueError("a date and time (ISO 8601, e.g. 2024-05-01T08:30:00+08:00)")
         if stamp.tzinfo is None:  # local Chinese time unless said otherwise
-            stamp = stamp.replace(tzinfo=timezone(pd.Timedelta(hours=8)))
+            stamp = stamp.replace(tzinfo=CHINA_TZ)
         return stamp.to_pydatetime()
     raise AssertionError(spec.type)  # pragma: no cover
 
@@ -1225,28 +1226,11 @@ def _rule_areas(out: gpd.GeoDataFrame, ids: list[Any], c: _Collector) -> None:
             levels.append(level)
             parents.append(parent)
             continue
-        derived_level, derived_parent = area_level_from_code(code)
+        derived_level, derived_parent = division_level(code)
         levels.append(level or derived_level)
         parents.append(parent or derived_parent)
     out["level"] = pd.Series(levels, index=out.index, dtype=object)
     out["parent_code"] = pd.Series(parents, index=out.index, dtype=object)
-
-
-def area_level_from_code(code: str) -> tuple[str, str | None]:
-    """Level and parent code implied by a 12-digit statistical code.
-
-    Examples
-    --------
-    >>> area_level_from_code("370403001002"), area_level_from_code("370403101000")
-    (('community', '370403001000'), ('town', '370403000000'))
-    >>> area_level_from_code("370403000000")
-    ('district', None)
-    """
-    if code[9:] != "000":
-        return "community", code[:9] + "000"
-    if code[6:9] != "000":
-        return ("street" if int(code[6:9]) < 100 else "town"), code[:6] + "000000"
-    return "district", None
 
 
 def _rule_complexes(out: gpd.GeoDataFrame, ids: list[Any], c: _Collector) -> None:

@@ -43,6 +43,7 @@ import shapely
 from pyproj import Transformer
 
 from gisgrid import vocab
+from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import InvalidInputError
 
 __all__ = [
@@ -63,7 +64,7 @@ METRIC_CRS = "EPSG:32650"  # UTM 50N, for lengths and the block lattice
 WGS84 = "EPSG:4326"
 SOURCE = "synthetic"
 CATEGORY_COLUMNS = ("code", "class_name", "name", "default_level")
-TZ = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai, fixed offset (no DST)
+TZ = CHINA_TZ
 
 CELL_W = 320.0  # block lattice pitch, metres (east–west)
 CELL_H = 260.0  # (north–south)

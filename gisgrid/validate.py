@@ -54,6 +54,7 @@ import pyproj
 import shapely
 from shapely.geometry import mapping
 
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.crs import metric_crs_for
 from gisgrid.errors import CRSError, InvalidInputError
 
@@ -272,8 +273,8 @@ def validate_grids(
     community: shapely.Geometry,
     *,
     complexes: gpd.GeoDataFrame | None = None,
-    min_households: int = 300,
-    max_households: int = 500,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
     sliver_area_m2: float = DEFAULT_SLIVER_AREA_M2,
     sliver_compactness: float = DEFAULT_SLIVER_COMPACTNESS,
     area_tolerance_m2: float = DEFAULT_AREA_TOLERANCE_M2,

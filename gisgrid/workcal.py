@@ -28,12 +28,12 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import ConfigurationError, InvalidInputError
 
 HOLIDAYS_CSV = Path(__file__).parent / "data" / "holidays_cn.csv"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = CHINA_TZ
 OFFICE_HOURS: tuple[tuple[dt.time, dt.time], ...] = (
     (dt.time(8, 30), dt.time(12, 0)),
     (dt.time(13, 30), dt.time(17, 30)),

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import GisgridError
 from layers.settings import Settings, get_settings
 
@@ -251,8 +252,8 @@ def map_render(
     basemap: Annotated[Basemap | None, typer.Option(help="osm, tianditu, amap or none.")] = None,
     static_url: Annotated[str, typer.Option(help="Where the page finds the vendored assets.")] = "/static",
     community: Annotated[str | None, typer.Option(help="grids: only this community (12-digit code).")] = None,
-    minimum: Annotated[int, typer.Option("--min", help="grids: fewest households per grid.")] = 300,
-    maximum: Annotated[int, typer.Option("--max", help="grids: most households per grid.")] = 500,
+    minimum: Annotated[int, typer.Option("--min", help="grids: fewest households per grid.")] = MIN_HOUSEHOLDS,
+    maximum: Annotated[int, typer.Option("--max", help="grids: most households per grid.")] = MAX_HOUSEHOLDS,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a map to an HTML file (the assets are referenced under --static-url)."""

@@ -53,7 +53,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import geopandas as gpd
@@ -65,6 +65,7 @@ from shapely.geometry import mapping
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import ConflictError, GeometryError, InvalidInputError, NotFoundError
 from gisgrid.validate import GridProblem, building_points, problems_to_geojson, validate_grids
 from layers.models import AuditLog
@@ -94,10 +95,7 @@ __all__ = [
 ]
 
 SRID = 4326
-MIN_HOUSEHOLDS = 300
-MAX_HOUSEHOLDS = 500
 #: China Standard Time: a bare date D in :func:`grids_on` means the end of D here.
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
 _EPS = 1e-8  # degrees (about 1 mm): adjacency tolerance
 _NOISE = 1e-13  # square degrees (about 0.001 m²): overlay crumbs dropped from results
 _CODE_15 = re.compile(r"^[0-9]{15}$")

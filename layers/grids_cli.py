@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import GisgridError, InvalidInputError
 
 console = Console(stderr=True)
@@ -90,8 +91,8 @@ def _plan_inputs(session: Any, community_code: str) -> dict[str, Any]:
 def plan_command(
     community: Annotated[str | None, typer.Option(help="12-digit community code.")] = None,
     all_communities: Annotated[bool, typer.Option("--all", help="Every community with buildings.")] = False,
-    minimum: MinOpt = 300,
-    maximum: MaxOpt = 500,
+    minimum: MinOpt = MIN_HOUSEHOLDS,
+    maximum: MaxOpt = MAX_HOUSEHOLDS,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plan.")] = 0,
     publish: Annotated[bool, typer.Option(help="Publish the plans as new grid versions.")] = False,
     as_json: JsonOpt = False,
@@ -169,8 +170,8 @@ def plan_command(
 
 def validate_command(
     community: Annotated[str | None, typer.Option(help="12-digit community code (default: all).")] = None,
-    minimum: MinOpt = 300,
-    maximum: MaxOpt = 500,
+    minimum: MinOpt = MIN_HOUSEHOLDS,
+    maximum: MaxOpt = MAX_HOUSEHOLDS,
     geojson: Annotated[Path | None, typer.Option("--geojson", help="Write the problem locations here.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit with code 1 when an error-level problem is found.")] = False,
     as_json: JsonOpt = False,
@@ -289,8 +290,8 @@ def render_grids_command(
     community: str | None = None,
     basemap: str | None = None,
     static_url: str = "/static",
-    minimum: int = 300,
-    maximum: int = 500,
+    minimum: int = MIN_HOUSEHOLDS,
+    maximum: int = MAX_HOUSEHOLDS,
     as_json: bool = False,
 ) -> None:
     """Write the grid map (current grids by household class, labels, problems) to ``out``.

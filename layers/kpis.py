@@ -15,7 +15,7 @@ What is read
 Scope
 -----
 ``scope_code`` is a user's area (12-digit code; ``None`` = everything) with the meaning of
-:func:`gisgrid.incidents.in_scope`: a district covers the cases whose area code shares its first 6
+:func:`gisgrid.codes.in_scope`: a district covers the cases whose area code shares its first 6
 digits, a street the first 9, a community all 12 (its grids included). A case's area is its grid
 code, else its community code, else its street code.
 """
@@ -35,8 +35,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gisgrid import kpi
+from gisgrid.codes import CHINA_TZ_NAME, scope_prefix
 from gisgrid.errors import InvalidInputError
-from gisgrid.incidents import area_level
 
 __all__ = [
     "KPI_EVENT_ACTIONS",
@@ -49,9 +49,8 @@ __all__ = [
     "scope_condition",
 ]
 
-TZ: Final = kpi.TZ
+TZ: Final = CHINA_TZ_NAME
 KPI_EVENT_ACTIONS: Final = ("resolve", "escalate", "whistle", "department_accept")
-_SIGNIFICANT: Final = {"district": 6, "street": 9, "community": 12, "grid": 15}
 
 # The area codes of a case. ``c`` and ``s`` are the community and street rows of admin_area.
 STREET_CODE_SQL: Final = (
@@ -66,7 +65,7 @@ AREA_JOINS: Final = (
 def scope_condition(scope_code: str | None, *, param: str = "scope_prefix") -> tuple[str, dict[str, Any]]:
     """A SQL condition (over :data:`AREA_JOINS`) limiting incidents ``i`` to ``scope_code``.
 
-    ``("TRUE", {})`` for no scope. The prefix test is exactly :func:`gisgrid.incidents.in_scope`:
+    ``("TRUE", {})`` for no scope. The prefix test is exactly :func:`gisgrid.codes.in_scope`:
     street codes are 001–399 and community codes 001+, so a coarser area never shares a finer prefix.
     """
     if scope_code is None:
@@ -78,7 +77,7 @@ def scope_condition(scope_code: str | None, *, param: str = "scope_prefix") -> t
             feature=scope_code,
             rule="area code",
         )
-    prefix = scope_code[: _SIGNIFICANT[area_level(scope_code)]]
+    prefix = scope_prefix(scope_code)
     return f"{AREA_CODE_SQL} LIKE :{param}", {param: prefix + "%"}
 
 
@@ -323,7 +322,7 @@ def load_heatmap_layers(
     )
     area_where, area_params = "TRUE", {}
     if scope_code is not None:
-        prefix = scope_code[: min(_SIGNIFICANT[area_level(scope_code)], 12)]
+        prefix = scope_prefix(scope_code)[:12]
         area_where, area_params = "code LIKE :area_prefix", {"area_prefix": prefix + "%"}
     communities = gpd.read_postgis(
         text(f"SELECT code, name, source, geom FROM admin_area WHERE level = 'community' AND {area_where}"

@@ -1,5 +1,9 @@
 """Shared fixtures: a real PostGIS database (``gisgrid_test``), migrated, and clean sessions.
 
+Nothing here is autouse: the unit tests (``tests/unit``) request none of these fixtures and run with no
+PostgreSQL at all (``make test`` runs them first with the database URL pointing at a closed port). Every
+integration, API and browser test reaches the database through :func:`db_url`.
+
 There is no fallback: if the database cannot be reached the tests *fail*, they are never skipped.
 """
 
@@ -26,7 +30,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def db_url(settings: Settings) -> str:
+def db_url(settings: Settings) -> Iterator[str]:
     """The migrated test database. Brought up (and PostGIS enabled) here if ``make test`` has not."""
     try:
         bootstrap.up(
@@ -44,19 +48,14 @@ def db_url(settings: Settings) -> str:
         )
     except Exception as exc:  # a database test that cannot reach its database is a failure
         pytest.fail(f"the test database is not available: {exc}", pytrace=False)
-    migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_session_at_a_time(db_url: str) -> Iterator[None]:
-    """Test sessions that share the test database wait for each other instead of wiping each other's rows."""
-    conn = bootstrap.connect(db_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    # Test sessions that share the test database wait for each other instead of wiping each other's rows.
+    lock = bootstrap.connect(url)
+    lock.autocommit = True
+    with lock.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(4242001)")
-    yield
-    conn.close()  # releases the lock
+    migrate.upgrade(url)
+    yield url
+    lock.close()  # releases the lock
 
 
 @pytest.fixture(scope="session")

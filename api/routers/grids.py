@@ -29,6 +29,7 @@ from starlette.routing import NoMatchFound
 
 from api.deps import CurrentUser, SessionDep, require_roles
 from api.schemas import ErrorResponse
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, in_scope
 from gisgrid.errors import ConfigurationError, InvalidInputError, PermissionDeniedError
 from gisgrid.maps import Basemap, Language, build_grid_map, render_html
 from gisgrid.validate import format_problems, problems_to_geojson
@@ -56,15 +57,11 @@ EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 READ_RESPONSES = {k: v for k, v in EDIT_RESPONSES.items() if k != 409}
 
-_SCOPE_DIGITS = {"district": 6, "street": 9, "town": 9, "community": 12}
-
-
 def check_scope(user: CurrentUser, community_code: str) -> None:
     """Admins and users without a scope reach everything; others only communities inside their area."""
-    if user.role == "admin" or user.scope_area_code is None:
+    if user.role == "admin":
         return
-    digits = _SCOPE_DIGITS.get(user.scope_level or "", 12)
-    if community_code[:digits] != user.scope_area_code[:digits]:
+    if not in_scope(user.scope_area_code, community_code):
         raise PermissionDeniedError(
             f"community {community_code} is outside your area {user.scope_area_name or ''} "
             f"({user.scope_area_code})",
@@ -80,8 +77,8 @@ def check_scope(user: CurrentUser, community_code: str) -> None:
 class Window(BaseModel):
     """The household window the validation checks against (local practice 300–500)."""
 
-    min_households: int = Field(lg.MIN_HOUSEHOLDS, ge=0)
-    max_households: int = Field(lg.MAX_HOUSEHOLDS, ge=1)
+    min_households: int = Field(MIN_HOUSEHOLDS, ge=0)
+    max_households: int = Field(MAX_HOUSEHOLDS, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
@@ -190,8 +187,8 @@ def validation(
     session: SessionDep,
     user: ReaderDep,
     community: Annotated[str, Query(pattern=COMMUNITY_CODE, description="12-digit community code")],
-    min_households: Annotated[int, Query(ge=0)] = lg.MIN_HOUSEHOLDS,
-    max_households: Annotated[int, Query(ge=1)] = lg.MAX_HOUSEHOLDS,
+    min_households: Annotated[int, Query(ge=0)] = MIN_HOUSEHOLDS,
+    max_households: Annotated[int, Query(ge=1)] = MAX_HOUSEHOLDS,
 ) -> dict[str, Any]:
     """Every problem (``problems``, with geometry), the same as GeoJSON for the map (``problem_locations``),
     and the text report."""
@@ -305,8 +302,8 @@ def grid_map_page(
     request: Request,
     community: Annotated[str | None, Query(pattern=COMMUNITY_CODE, description="one community")] = None,
     lang: Annotated[Literal["zh-CN", "en"] | None, Query(description="UI language")] = None,
-    min_households: Annotated[int, Query(ge=0)] = lg.MIN_HOUSEHOLDS,
-    max_households: Annotated[int, Query(ge=1)] = lg.MAX_HOUSEHOLDS,
+    min_households: Annotated[int, Query(ge=0)] = MIN_HOUSEHOLDS,
+    max_households: Annotated[int, Query(ge=1)] = MAX_HOUSEHOLDS,
 ) -> HTMLResponse:
     """Public like ``/map``: boundaries, codes, household totals and problems — no personal data.
     Not cached: a planner reloads it right after an edit."""

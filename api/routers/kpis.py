@@ -32,6 +32,7 @@ from starlette.routing import NoMatchFound
 
 from api.deps import CurrentUser, SessionDep, require_roles
 from api.schemas import ErrorResponse
+from gisgrid.codes import CHINA_TZ
 from gisgrid.maps import Basemap, Language, build_incident_heatmap, render_html
 from layers import kpis as lk
 
@@ -39,7 +40,7 @@ router = APIRouter(tags=["kpis"])
 
 READERS = ("admin", "leader", "dispatcher")
 KpiReaderDep = Annotated[CurrentUser, Depends(require_roles(*READERS))]
-TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # China has no DST
+TZ = CHINA_TZ
 DEFAULT_DAYS = 365
 CSV_MEDIA = "text/csv; charset=utf-8"
 

@@ -81,6 +81,7 @@ from sqlalchemy.orm import Session
 from api.deps import INCIDENT_READERS, CurrentUser, SessionDep, load_current_user
 from api.errors import status_for
 from gisgrid import vocab
+from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import (
     AuthenticationError,
     GisgridError,
@@ -96,7 +97,7 @@ from layers.kpis import AREA_JOINS, scope_condition
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
-TZ: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+TZ: Final = CHINA_TZ
 CLOSED_STATUSES: Final = ("closed", "rated", "rejected")
 OPEN_STATUSES: Final = tuple(s for s in vocab.INCIDENT_STATUSES if s not in CLOSED_STATUSES)
 MAX_RESULTS: Final = 1000

@@ -25,6 +25,12 @@ TEST_SECRET = "test-secret-key-for-the-api-tests-only-0123456789"
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database(db_url: str) -> str:
+    """Every API test runs against the real PostGIS test database: brought up (and locked) once."""
+    return db_url
+
+
 def box(minx: float, miny: float, maxx: float, maxy: float) -> str:
     return f"MULTIPOLYGON((({minx} {miny}, {maxx} {miny}, {maxx} {maxy}, {minx} {maxy}, {minx} {miny})))"
 

@@ -11,6 +11,7 @@ from shapely.geometry import box
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import ConflictError, InvalidInputError, NotFoundError
 from layers import grids as lg
 from layers.models import AdminArea, AuditLog, Building, Grid, Incident
@@ -18,8 +19,8 @@ from layers.models import AdminArea, AuditLog, Building, Grid, Incident
 COMMUNITY = box(116.30, 39.90, 116.32, 39.91)
 CC = "110105001001"
 A, B = CC + "001", CC + "002"
-T1 = datetime(2024, 1, 1, 9, 0, tzinfo=lg.CHINA_TZ)
-T2 = datetime(2024, 6, 1, 9, 0, tzinfo=lg.CHINA_TZ)
+T1 = datetime(2024, 1, 1, 9, 0, tzinfo=CHINA_TZ)
+T2 = datetime(2024, 6, 1, 9, 0, tzinfo=CHINA_TZ)
 
 
 def multi(g) -> str:

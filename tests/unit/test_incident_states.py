@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gisgrid import vocab
+from gisgrid.codes import area_level, in_scope
 from gisgrid.deadlines import deadline_for, is_overdue, load_rules, rule_for, tick
 from gisgrid.errors import ConfigurationError, ConflictError, InvalidInputError, PermissionDeniedError
 from gisgrid.incidents import (
@@ -20,8 +21,6 @@ from gisgrid.incidents import (
     Policy,
     Whistle,
     allowed_actions,
-    area_level,
-    in_scope,
     overdue_whistles,
     replay,
     report,

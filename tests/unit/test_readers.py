@@ -10,12 +10,12 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, Polygon, box
 
+from gisgrid.codes import division_level
 from gisgrid.crs import from_wgs84
 from gisgrid.errors import CRSError, InvalidInputError
 from gisgrid.readers import (
     BUILTIN_ALIASES,
     SCHEMAS,
-    area_level_from_code,
     load_field_mapping,
     parse_field_options,
     read_layer,
@@ -162,8 +162,8 @@ def test_dropping_a_column_with_a_dash(tmp_path: Path) -> None:
 
 
 def test_codes_ids_and_schemas() -> None:
-    assert area_level_from_code("370403001001") == ("community", "370403001000")
-    assert area_level_from_code("370403200000") == ("town", "370403000000")
+    assert division_level("370403001001") == ("community", "370403001000")
+    assert division_level("370403200000") == ("town", "370403000000")
     assert split_source_id("synthetic:b1") == ("synthetic", "b1")
     assert split_source_id("http://x") == ("import", "http://x")
     assert {s.geometry for s in SCHEMAS.values()} == {"polygon", "point", None}
