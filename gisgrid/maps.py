@@ -32,6 +32,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
 from gisgrid import vocab
+from gisgrid.catalog import categories, category_classes
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.crs import gcj02_from_wgs84
 from gisgrid.errors import ConfigurationError, CRSError, InvalidInputError
@@ -1078,8 +1079,6 @@ __all__ += ["GRID_CLASSES", "GRID_STYLES", "PROBLEM_STYLES", "build_grid_map", "
 # The incident heat map: where cases cluster, by category class and period
 # --------------------------------------------------------------------------------------------------
 
-import csv  # noqa: E402 - the imports of the heat map section, kept with it (appended module)
-import importlib.resources  # noqa: E402
 
 from folium.plugins import HeatMap  # noqa: E402
 
@@ -1127,21 +1126,14 @@ _HEAT_TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def incident_categories() -> dict[str, tuple[str, str]]:
-    """The editable category list ``gisgrid/data/categories.csv`` as ``{code: (class_name, name)}``."""
-    path = importlib.resources.files("gisgrid") / "data" / "categories.csv"
-    with path.open("r", encoding="utf-8") as fh:
-        return {row["code"]: (row["class_name"], row["name"]) for row in csv.DictReader(fh)}
-
-
 def category_label(category: str | None, language: str = "zh-CN") -> str:
     """``'06010 暴露垃圾'`` for an item code, ``'06 市容环境'`` for a 2-digit class, "all" for None."""
     if not category:
         return _HEAT_TEXT[language]["all_categories"]
-    cats = incident_categories()
+    cats = categories()
     if category in cats:
-        return f"{category} {cats[category][1]}"
-    classes = {code[:2]: cls for code, (cls, _name) in cats.items()}
+        return f"{category} {cats[category].name}"
+    classes = category_classes()
     if category in classes:
         return f"{category} {classes[category]}"
     return category
@@ -1248,7 +1240,7 @@ def build_incident_heatmap(
         else np.full(len(pts), "", dtype=object)
     )
     classes = np.asarray([c[:2] for c in codes], dtype=object)
-    class_names = {code[:2]: cls for code, (cls, _name) in incident_categories().items()}
+    class_names = category_classes()
     heat_options: dict[str, Any] = {
         "radius": HEAT_RADIUS,
         "blur": HEAT_BLUR,
@@ -1303,4 +1295,4 @@ def build_incident_heatmap(
     return m
 
 
-__all__ += ["HEAT_GRADIENT", "HEAT_JS", "build_incident_heatmap", "category_label", "incident_categories"]
+__all__ += ["HEAT_GRADIENT", "HEAT_JS", "build_incident_heatmap", "category_label"]

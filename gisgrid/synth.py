@@ -27,7 +27,6 @@ to database ids. Every frame whose table has a ``source`` column carries ``sourc
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import importlib.resources
@@ -43,6 +42,7 @@ import shapely
 from pyproj import Transformer
 
 from gisgrid import vocab
+from gisgrid.catalog import categories
 from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import InvalidInputError
 
@@ -410,14 +410,10 @@ def load_categories() -> pd.DataFrame:
         ``code`` (5 digits: 2-digit class + 3-digit item), ``class_name``, ``name``,
         ``default_level`` and ``weight`` (relative frequency, 1 if absent).
     """
-    path = importlib.resources.files("gisgrid") / "data" / "categories.csv"
-    with path.open("r", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    df = pd.DataFrame(rows)
-    if "weight" not in df:
-        df["weight"] = 1
-    df["weight"] = pd.to_numeric(df["weight"]).astype(float)
-    return df
+    return pd.DataFrame(
+        [(c.code, c.class_name, c.name, c.default_level, c.weight) for c in categories().values()],
+        columns=["code", "class_name", "name", "default_level", "weight"],
+    )
 
 
 # -------------------------------------------------------------------------------------- helpers

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from gisgrid import crs as gcrs
 from gisgrid import vocab
+from gisgrid.catalog import categories
 from gisgrid.deadlines import OPEN_STATUSES, deadline_for
 from gisgrid.deadlines import tick as decide_tick
 from gisgrid.errors import (
@@ -100,7 +101,6 @@ __all__ = [
 
 DATA = Path(__file__).resolve().parents[1] / "gisgrid" / "data"
 ROUTING_CSV = DATA / "routing.csv"
-CATEGORIES_CSV = DATA / "categories.csv"
 INPUT_CRS: Final = ("wgs84", "cgcs2000", "gcj02", "bd09")
 TARGETS: Final = ("grid_worker", "property_company", "police_room", "department")
 _TARGET_LEVEL: Final = {"grid_worker": "grid", "property_company": "community", "police_room": "community",
@@ -196,13 +196,6 @@ def route_for(category_code: str, routes: Sequence[Route] | None = None) -> Rout
     """The most specific routing rule for a category."""
     found = [r for r in (default_routes() if routes is None else routes) if r.matches(category_code)]
     return max(found, key=lambda r: r.specificity)
-
-
-@lru_cache(maxsize=1)
-def categories() -> dict[str, dict[str, str]]:
-    """``code → row`` of ``gisgrid/data/categories.csv``."""
-    with open(CATEGORIES_CSV, encoding="utf-8", newline="") as fh:
-        return {row["code"]: row for row in csv.DictReader(fh)}
 
 
 @lru_cache(maxsize=1)
@@ -523,7 +516,7 @@ def _decide(plan: _Plan, ref: Reference, place: Place) -> tuple[dict[str, Any], 
         department_id = place.department_id
         if department_id is None:
             note = f"no department handles {inp.category_code}: the dispatcher assigns"
-    category_level = categories()[inp.category_code].get("default_level") or "grid"
+    category_level = categories()[inp.category_code].default_level
     level = max((where, category_level, _TARGET_LEVEL[target]), key=lambda lv: _RANK.get(lv, 0))
     if target == "grid_worker":
         if level in ("grid", "community"):

@@ -81,6 +81,7 @@ from sqlalchemy.orm import Session
 from api.deps import INCIDENT_READERS, CurrentUser, SessionDep, load_current_user
 from api.errors import status_for
 from gisgrid import vocab
+from gisgrid.catalog import Category, categories
 from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import (
     AuthenticationError,
@@ -90,7 +91,6 @@ from gisgrid.errors import (
     PermissionDeniedError,
 )
 from gisgrid.incidents import Actor
-from gisgrid.maps import incident_categories
 from layers import incidents as incident_flows
 from layers.geojson import department_condition
 from layers.kpis import AREA_JOINS, scope_condition
@@ -191,7 +191,7 @@ def _services() -> list[dict[str, Any]]:
             "keywords": f"{cls}, {name}",
             "group": cls,
         }
-        for code, (cls, name) in sorted(incident_categories().items())
+        for code, (cls, name) in sorted((c.code, (c.class_name, c.name)) for c in categories().values())
     ]
 
 
@@ -202,7 +202,7 @@ def services() -> JSONResponse:
 
 @router.get("/services/{service_code}.json", summary="Open311: a service definition")
 def service_definition(service_code: str) -> JSONResponse:
-    if service_code not in incident_categories():
+    if service_code not in categories():
         return open311_error(404, f"service_code {service_code} not found")
     return JSONResponse({"service_code": service_code, "attributes": []})
 
@@ -235,7 +235,7 @@ def _status_notes(status: str, note: str | None) -> str:
     return text_
 
 
-def request_record(row: Mapping[str, Any], names: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+def request_record(row: Mapping[str, Any], names: Mapping[str, Category]) -> dict[str, Any]:
     """One GeoReport v2 service request, with the spec's field names."""
     photos = row["photos"] or []
     if isinstance(photos, str):
@@ -245,7 +245,7 @@ def request_record(row: Mapping[str, Any], names: Mapping[str, tuple[str, str]])
         "service_request_id": str(row["id"]),
         "status": "closed" if row["status"] in CLOSED_STATUSES else "open",
         "status_notes": _status_notes(row["status"], row["last_note"]),
-        "service_name": names.get(row["category_code"], ("", row["category_code"]))[1],
+        "service_name": names[code].name if (code := row["category_code"]) in names else code,
         "service_code": row["category_code"],
         "description": row["description"] or "",
         "agency_responsible": row["department_name"] or row["community_name"] or row["street_name"] or "",
@@ -334,7 +334,7 @@ def list_requests(
         else:
             if service_code:
                 codes = [c.strip() for c in service_code.split(",") if c.strip()]
-                unknown = [c for c in codes if c not in incident_categories()]
+                unknown = [c for c in codes if c not in categories()]
                 if unknown:
                     raise InvalidInputError(
                         f"unknown service_code {', '.join(unknown)}", field="service_code", rule="a listed service"
@@ -365,7 +365,7 @@ def list_requests(
         rows = _fetch(session, user, conditions, params)
     except GisgridError as exc:
         return _from_exc(exc)
-    names = incident_categories()
+    names = categories()
     return JSONResponse([request_record(r, names) for r in rows])
 
 
@@ -386,7 +386,7 @@ def get_request(
             raise NotFoundError(f"service_request_id {service_request_id} not found")
     except GisgridError as exc:
         return _from_exc(exc)
-    return JSONResponse([request_record(rows[0], incident_categories())])
+    return JSONResponse([request_record(rows[0], categories())])
 
 
 # ------------------------------------------------------------------------------------------ reporting
@@ -456,7 +456,7 @@ def intake_data(fields: Mapping[str, Any]) -> dict[str, Any]:
     code = _text(fields, "service_code")
     if not code:
         raise InvalidInputError("service_code is required", field="service_code", rule="required")
-    if code not in incident_categories():
+    if code not in categories():
         raise InvalidInputError(
             f"service_code {code} is not offered; see services.json", field="service_code", feature=code,
             rule="a listed service",

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.main import create_app
-from gisgrid.maps import incident_categories
+from gisgrid.catalog import categories
 from layers.models import AdminArea, User
 from layers.settings import Settings
 from tests.api.conftest import make_departments
@@ -140,7 +140,7 @@ def test_services_list_has_the_spec_fields(o311: TestClient) -> None:
     assert got.status_code == 200
     assert got.headers["content-type"].startswith("application/json")
     services = got.json()
-    assert [s["service_code"] for s in services] == sorted(incident_categories())
+    assert [s["service_code"] for s in services] == sorted(categories())
     for s in services:
         assert set(s) == SERVICE_FIELDS
         assert s["metadata"] is False and s["type"] == "realtime"
