@@ -23,6 +23,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
+from layers.db import service_url
 from layers.incidents import IncidentSettings, IntakeBatcher
 
 log = logging.getLogger("gisgrid.api.background")
@@ -66,11 +67,9 @@ async def intake_pool(app: FastAPI) -> Any:
         if pool is None:
             import asyncpg
 
-            from api.main import database_url_for
-
             settings = app.state.settings
             pool = await asyncpg.create_pool(
-                asyncpg_dsn(database_url_for(settings)),
+                asyncpg_dsn(service_url(settings)),
                 min_size=1,
                 max_size=settings.db_pool_size,
                 timeout=5,

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.security import decode_access_token
 from gisgrid import vocab
 from gisgrid.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
-from layers.models import AdminArea, User
+from layers.accounts import Account, accounts
 from layers.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -50,47 +48,19 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 
 
-@dataclass(frozen=True)
-class CurrentUser:
-    """The authenticated caller: who, which role, and the area they are limited to (None = everything)."""
-
-    id: int
-    username: str
-    display_name: str
-    role: str
-    scope_area_id: int | None
-    scope_area_code: str | None
-    scope_area_name: str | None
-    scope_level: str | None
-    department_id: int | None
-    staff_id: int | None
+# The authenticated caller: who, which role, and the area they are limited to (None = everything).
+CurrentUser = Account
 
 
 def load_current_user(session: Session, username: str) -> CurrentUser:
-    row = session.execute(
-        select(User, AdminArea.code, AdminArea.name, AdminArea.level)
-        .outerjoin(AdminArea, AdminArea.id == User.scope_area_id)
-        .where(User.username == username)
-    ).one_or_none()
-    if row is None or not row[0].active:
+    found = accounts(session, username=username)
+    if not found or not found[0].active:
         raise AuthenticationError(
             "The account of this token no longer exists or is disabled.",
             field="Authorization",
             rule="active user",
         )
-    user, code, name, level = row
-    return CurrentUser(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        scope_area_id=user.scope_area_id,
-        scope_area_code=code,
-        scope_area_name=name,
-        scope_level=level,
-        department_id=user.department_id,
-        staff_id=user.staff_id,
-    )
+    return found[0]
 
 
 def get_current_user(request: Request, token: TokenDep, settings: SettingsDep) -> CurrentUser:
@@ -103,7 +73,7 @@ def get_current_user(request: Request, token: TokenDep, settings: SettingsDep) -
     claims = decode_access_token(token, settings=settings)
     # A short session of its own, not the request's: its connection goes back to the pool before this
     # thread ends, so no request holds a connection while it waits for a worker thread (which could
-    # deadlock once as many requests wait for threads as there are connections; see PITFALLS.md).
+    # deadlock once as many requests wait for threads as there are connections).
     with _sessionmaker(request)() as session:
         return load_current_user(session, claims.username)
 

@@ -19,37 +19,28 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.engine import make_url
 
 from api import pages
 from api.background import incident_background
 from api.errors import add_exception_handlers
 from api.routers import auth, grids, health, incidents, kpis, layers, open311, users
-from layers.db import make_engine, make_sessionmaker, resolve_url
+from layers.db import make_engine, make_sessionmaker, service_url
 from layers.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SWAGGER_DIR = "/static/vendor/swagger-ui"
-CONNECT_TIMEOUT_S = 5
-
-
-def database_url_for(settings: Settings) -> str:
-    """The URL the app uses, with a connect timeout so an unreachable database fails fast (503)."""
-    url = make_url(resolve_url(settings))
-    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
-        url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
-    return url.render_as_string(hide_password=False)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = make_engine(database_url_for(settings), pool_size=settings.db_pool_size)
+    engine = make_engine(service_url(settings), pool_size=settings.db_pool_size)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     # Sync endpoints run on AnyIO's thread pool (40 threads by default). Let no more run at once than
     # the pool has connections (pool_size + max_overflow), so a burst waits for a thread instead of
-    # failing on a pool checkout. See PITFALLS.md, "psycopg2 pool under def endpoints".
+    # failing on a pool checkout: a smaller pool than the thread pool answered "connection pool exhausted"
+    # as HTTP 500s under load.
     anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
     # Everything alive now — the modules of FastAPI, SQLAlchemy, pandas, shapely: ~180,000 objects —
     # lives as long as the process. Out of the collector's sight, a full collection under load no

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +24,50 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt only reads the first 72 bytes; bcrypt>=5 refuses longer input
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 DEMO_PREFIX = "demo_"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user with the code, name and level of their area scope (``None`` = the whole system)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    scope_area_id: int | None
+    scope_area_code: str | None
+    scope_area_name: str | None
+    scope_level: str | None
+    department_id: int | None
+    staff_id: int | None
+    active: bool
+
+
+def accounts(session: Session, *, username: str | None = None) -> list[Account]:
+    """Every account (or the one named ``username``), ordered by username."""
+    query = (
+        select(User, AdminArea.code, AdminArea.name, AdminArea.level)
+        .outerjoin(AdminArea, AdminArea.id == User.scope_area_id)
+        .order_by(User.username)
+    )
+    if username is not None:
+        query = query.where(User.username == username)
+    return [
+        Account(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            scope_area_id=user.scope_area_id,
+            scope_area_code=code,
+            scope_area_name=name,
+            scope_level=level,
+            department_id=user.department_id,
+            staff_id=user.staff_id,
+            active=user.active,
+        )
+        for user, code, name, level in session.execute(query).all()
+    ]
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from layers import bootstrap
@@ -21,6 +22,17 @@ def resolve_url(settings: Settings, *, test: bool = False) -> str:
         env_url=settings.database_url,
         env_test_url=settings.test_database_url,
     )
+
+
+CONNECT_TIMEOUT_S = 5  # an unreachable database fails fast (the API answers 503) instead of hanging
+
+
+def service_url(settings: Settings) -> str:
+    """The URL a long-running service uses: :func:`resolve_url` with a connect timeout."""
+    url = make_url(resolve_url(settings))
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
+    return url.render_as_string(hide_password=False)
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:

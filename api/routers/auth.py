@@ -43,14 +43,4 @@ def login(
     responses={401: {"model": ErrorResponse}},
 )
 def me(user: CurrentUserDep) -> UserRead:
-    return UserRead(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        scope_area_code=user.scope_area_code,
-        scope_area_name=user.scope_area_name,
-        scope_level=user.scope_level,
-        department_id=user.department_id,
-        staff_id=user.staff_id,
-    )
+    return UserRead.model_validate(user)

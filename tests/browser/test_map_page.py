@@ -1,6 +1,6 @@
 """The overview map page in a real browser: served by uvicorn, read from PostGIS, drawn by Leaflet.
 
-A blank page that "loads" fast is the failure this guards against (PITFALLS.md, "Maps"): the test
+A blank page that "loads" fast is the failure this guards against: the test
 checks that Leaflet is defined, counts the features actually drawn, and refuses any request that
 leaves localhost.
 """

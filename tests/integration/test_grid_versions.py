@@ -206,7 +206,7 @@ def cli(clean_db, db_url, monkeypatch, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from layers import grids_cli
+    from layers.cli import grids as grids_cli
     from layers.settings import get_settings
 
     monkeypatch.setenv("GISGRID_DATABASE_URL", db_url)
@@ -214,7 +214,7 @@ def cli(clean_db, db_url, monkeypatch, tmp_path):
     get_settings.cache_clear()
     app = typer.Typer()
     app.command("noop")(lambda: None)
-    grids_cli.register(app, typer.Typer())
+    grids_cli.register(app)
     runner = CliRunner()
     yield lambda *args: runner.invoke(app, list(args))
     get_settings.cache_clear()

@@ -257,7 +257,7 @@ def test_failure_midway_rolls_everything_back(clean_db: Engine, tmp_path: Path) 
 
 # ------------------------------------------------------------------------------ the command line
 def osm_cli() -> typer.Typer:
-    from layers.importers.osm_cli import register
+    from layers.cli.osm import register
 
     app = typer.Typer()
 

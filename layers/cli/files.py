@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from gisgrid.errors import GisgridError
-
-console = Console(stderr=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result on stdout.")]
-
-
-def _fail(exc: GisgridError, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, default=str) + "\n")
-    else:
-        console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
-        problems = (exc.details or {}).get("problems") if isinstance(exc.details, dict) else None
-        for problem in (problems or [])[:20]:
-            console.print(f"  - {problem.get('message')}", highlight=False)
-        if problems and len(problems) > 20:
-            console.print(f"  … and {len(problems) - 20} more (use --json for all)")
-    raise typer.Exit(code=2)
-
-
-def _engine() -> Any:
-    from layers.db import make_engine, resolve_url
-    from layers.settings import get_settings
-
-    return make_engine(resolve_url(get_settings()))
+from layers.cli.common import JsonOpt, console, emit, fail
+from layers.cli.common import engine as make_engine
 
 
 def import_layer_command(
@@ -60,10 +36,10 @@ def import_layer_command(
         mapping.update(parse_field_options(field))
         with console.status(f"reading {file.name} …") if not as_json else _nothing():
             gdf = read_layer(file, kind=kind, layer=layer, crs=crs, fields=mapping, x=x, y=y)
-        engine = _engine()
+        eng = make_engine()
         try:
             report = import_layer(
-                engine,
+                eng,
                 gdf,
                 kind=kind,
                 source_name=file.name,
@@ -72,12 +48,12 @@ def import_layer_command(
                 progress=not as_json,
             )
         finally:
-            engine.dispose()
+            eng.dispose()
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     result = report.to_dict()
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+        emit(result)
         return
     console.print(
         f"{kind} from {file.name}: [green]{report.imported} imported[/green], {report.updated} updated, "
@@ -108,15 +84,15 @@ def export_command(
     from layers.export import export_layer
 
     try:
-        engine = _engine()
+        eng = make_engine()
         try:
-            result = export_layer(engine, kind, file, crs=crs)
+            result = export_layer(eng, kind, file, crs=crs)
         finally:
-            engine.dispose()
+            eng.dispose()
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        emit(result)
     else:
         console.print(
             f"wrote {result['features']} {kind} to {file} ({result['format']}, {result['crs']})",

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gisgrid.errors import DatabaseUnavailableError, GisgridError
+from layers.cli.common import console, emit, fail
 
 __all__ = ["register"]
 
-console = Console(stderr=True)
-
-
-def _fail(exc: GisgridError, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, default=str) + "\n")
-    else:
-        console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
-    raise typer.Exit(code=2)
 
 
 def _print_report(data: dict[str, Any]) -> None:
@@ -104,10 +93,10 @@ def register(import_app: typer.Typer) -> None:
             finally:
                 engine.dispose()
         except GisgridError as exc:
-            _fail(exc, as_json)
+            fail(exc, as_json)
         data = report.to_dict()
         data["extract"] = extract.summary()
         if as_json:
-            sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+            emit(data)
         else:
             _print_report(data)

@@ -1,56 +1,25 @@
 """``gisgrid grids plan|validate|history|rollback`` and the grid map renderer, wired in by :func:`register`.
 
 ``register(app, map_app)`` adds the ``grids`` command group to ``app``. The grid map is rendered by
-:func:`render_grids_command`, which ``gisgrid map render grids OUT.html`` calls (``layers/cli.py``).
+:func:`render_grids_command`, which ``gisgrid map render grids OUT.html`` calls (``layers/cli/maps.py``).
 Every command has ``--json``; a :class:`~gisgrid.errors.GisgridError` exits with code 2.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import GisgridError, InvalidInputError
-
-console = Console(stderr=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result on stdout.")]
-MinOpt = Annotated[int, typer.Option("--min", min=1, help="Fewest households per grid.")]
-MaxOpt = Annotated[int, typer.Option("--max", min=1, help="Most households per grid.")]
+from layers.cli.common import JsonOpt, MaxOpt, MinOpt, check_window, console, emit, fail, session_factory
 
 grids_app = typer.Typer(help="Plan, validate, version and roll back unit grids (网格).", no_args_is_help=True)
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _fail(exc: GisgridError, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, default=str) + "\n")
-    else:
-        console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
-    raise typer.Exit(code=2)
-
-
-def _sessionmaker() -> Any:
-    from layers.db import make_engine, make_sessionmaker, resolve_url
-    from layers.settings import get_settings
-
-    return make_sessionmaker(make_engine(resolve_url(get_settings())))
-
-
-def _check_window(minimum: int, maximum: int) -> None:
-    if minimum > maximum:
-        raise InvalidInputError(f"--min ({minimum}) exceeds --max ({maximum})", field="--min",
-                                rule="--min ≤ --max")
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -105,11 +74,11 @@ def plan_command(
 
     results: list[dict[str, Any]] = []
     try:
-        _check_window(minimum, maximum)
+        check_window(minimum, maximum)
         if (community is None) == (not all_communities):
             raise InvalidInputError("give --community CODE or --all", field="--community",
                                     rule="exactly one of --community, --all")
-        factory = _sessionmaker()
+        factory = session_factory()
         with factory() as session, session.begin():
             codes = [community] if community else list(session.execute(text(
                 "SELECT c.code FROM admin_area c WHERE c.level = 'community' AND EXISTS "
@@ -145,9 +114,9 @@ def plan_command(
                     entry["published"] = published.to_dict()
                 results.append(entry)
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
-        _emit({"communities": results, "published": publish})
+        emit({"communities": results, "published": publish})
         return
     table = Table(title=f"grid plans ({minimum}–{maximum} households, seed {seed})")
     for column in ("community", "k", "k range", "in range", "problems", "published"):
@@ -184,8 +153,8 @@ def validate_command(
 
     by_community: dict[str, list[GridProblem]] = {}
     try:
-        _check_window(minimum, maximum)
-        with _sessionmaker()() as session:
+        check_window(minimum, maximum)
+        with session_factory()() as session:
             codes = [community] if community else list(session.execute(text(
                 "SELECT DISTINCT a.code FROM grid g JOIN admin_area a ON a.id = g.community_id "
                 "WHERE g.valid_to IS NULL ORDER BY a.code"
@@ -196,12 +165,12 @@ def validate_command(
                 )
             session.rollback()
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     everything = [p for problems in by_community.values() for p in problems]
     if geojson is not None:
         geojson.write_text(json.dumps(problems_to_geojson(everything), ensure_ascii=False), encoding="utf-8")
     if as_json:
-        _emit({
+        emit({
             "communities": {c: [p.to_dict() for p in ps] for c, ps in by_community.items()},
             "count": len(everything),
             "errors": sum(p.severity == "error" for p in everything),
@@ -228,13 +197,13 @@ def history_command(
     from layers import grids as lg
 
     try:
-        with _sessionmaker()() as session:
+        with session_factory()() as session:
             versions = lg.history(session, code)
             session.rollback()
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
-        _emit({"code": code, "versions": [v.to_dict() for v in versions]})
+        emit({"code": code, "versions": [v.to_dict() for v in versions]})
         return
     table = Table(title=f"grid {code}")
     for column in ("version", "status", "households", "valid from", "valid to", "row id"):
@@ -264,15 +233,15 @@ def rollback_command(
             except ValueError as exc:
                 raise InvalidInputError(f"--to-date must be YYYY-MM-DD; got {to_date!r}", field="--to-date",
                                         rule="an ISO date") from exc
-        with _sessionmaker()() as session, session.begin():
+        with session_factory()() as session, session.begin():
             result = lg.rollback(session, code, to_version=to_version, to_date=when, dry_run=dry_run)
             data = result.to_dict()
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
         data.pop("grids", None)
         data.pop("problem_locations", None)
-        _emit(data)
+        emit(data)
         return
     for grid_code, version in data["versions"].items():
         console.print(f"{grid_code}: version {version}, {data['households'][grid_code]} households")
@@ -296,7 +265,7 @@ def render_grids_command(
 ) -> None:
     """Write the grid map (current grids by household class, labels, problems) to ``out``.
 
-    Called by ``gisgrid map render grids OUT.html`` in ``layers/cli.py``.
+    Called by ``gisgrid map render grids OUT.html`` in ``layers/cli/maps.py``.
     """
     from gisgrid.maps import build_grid_map, render_html
     from layers import grids as lg
@@ -304,8 +273,8 @@ def render_grids_command(
 
     settings = get_settings()
     try:
-        _check_window(minimum, maximum)
-        with _sessionmaker()() as session:
+        check_window(minimum, maximum)
+        with session_factory()() as session:
             layers = lg.load_grid_layers(session, community, min_households=minimum, max_households=maximum)
             session.rollback()
         fmap = build_grid_map(
@@ -315,16 +284,16 @@ def render_grids_command(
         )
         out.write_text(render_html(fmap), encoding="utf-8")
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
-        _emit({"written": str(out), "grids": len(layers["grids"]), "problems": len(layers["problems"])})
+        emit({"written": str(out), "grids": len(layers["grids"]), "problems": len(layers["problems"])})
     else:
         console.print(f"wrote {out}")
 
 
-def register(app: typer.Typer, map_app: typer.Typer | None = None) -> None:
-    """Add ``gisgrid grids …`` to ``app``. (``map_app`` is accepted for symmetry: the grid map is hooked
-    into ``map render`` by ``layers/cli.py`` through :func:`render_grids_command`.)"""
+def register(app: typer.Typer) -> None:
+    """Add ``gisgrid grids …`` to ``app`` (the grid map is rendered by ``gisgrid map render grids``,
+    :mod:`layers.cli.maps`, through :func:`render_grids_command`)."""
     grids_app.command("plan")(plan_command)
     grids_app.command("validate")(validate_command)
     grids_app.command("history")(history_command)

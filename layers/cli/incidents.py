@@ -9,38 +9,15 @@ same file again writes nothing new.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from gisgrid.errors import GisgridError, InvalidInputError
+from layers.cli.common import JsonOpt, console, emit, fail, session_factory
 
-console = Console(stderr=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result on stdout.")]
 incidents_app = typer.Typer(help="Report incidents from files and run the deadline tick.", no_args_is_help=True)
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _fail(exc: GisgridError, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, default=str) + "\n")
-    else:
-        console.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
-    raise typer.Exit(code=2)
-
-
-def _sessionmaker() -> Any:
-    from layers.db import make_engine, make_sessionmaker, resolve_url
-    from layers.settings import get_settings
-
-    return make_sessionmaker(make_engine(resolve_url(get_settings())))
 
 
 @incidents_app.command("import")
@@ -60,7 +37,7 @@ def import_command(
         options = IncidentSettings().options()
         created = replayed = flagged = 0
         rows: list[dict[str, Any]] = []
-        with transaction(_sessionmaker()) as session:
+        with transaction(session_factory()) as session:
             for pos, rec in enumerate(gdf.itertuples(index=False)):
                 r = rec._asdict()
                 geom = r.pop(gdf.geometry.name)
@@ -83,12 +60,12 @@ def import_command(
                 flagged += bool(res.answer["assignment"]["boundary_flag"])
                 rows.append({"id": r.get("id"), "incident_id": res.incident_id, "created": res.created})
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
         return
     summary = {"file": str(file), "rows": len(gdf), "created": created, "already_imported": replayed,
                "boundary_flagged": flagged, "incidents": rows}
     if as_json:
-        _emit(summary)
+        emit(summary)
     else:
         console.print(f"{created} incidents reported, {replayed} already imported, {flagged} near a grid boundary")
 
@@ -100,13 +77,13 @@ def tick_command(as_json: JsonOpt = False) -> None:
     from layers.incidents import tick
 
     try:
-        with transaction(_sessionmaker()) as session:
+        with transaction(session_factory()) as session:
             result = tick(session)
     except GisgridError as exc:
-        _fail(exc, as_json)
+        fail(exc, as_json)
         return
     if as_json:
-        _emit(result)
+        emit(result)
     else:
         console.print(f"checked {result['checked']}: {result['escalated']} escalated, "
                       f"{result['backlogged']} backlogged, {result['whistles_flagged']} whistles flagged")

@@ -1,0 +1,33 @@
+"""The ``gisgrid`` command line (Typer). Every command has ``--json`` output for scripts.
+
+One module per command group; each prints what a flow of ``layers`` returns. Shared pieces (console,
+``--json``, exit codes, database access) are in :mod:`layers.cli.common`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from layers.cli import db, demo, files, grids, incidents, maps, osm
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="gisgrid — grid mapping, incidents and patrols on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(
+    help="Import OSM extracts and GIS files into PostGIS (one transaction each).", no_args_is_help=True
+)
+app.add_typer(db.db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(maps.map_app, name="map")
+demo.register(app)
+osm.register(import_app)
+files.register(import_app, app)
+grids.register(app)
+incidents.register(app)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
