@@ -39,7 +39,8 @@ every island kept (pyrosm's ``to_graph`` defaults keep only intersections and th
 so buildings on islands would silently vanish; islands are kept and reported instead). Self-loops are
 dropped. ``length_m`` is measured in :func:`gisgrid.crs.metric_crs_for` of the network, never in
 degrees. Node ``source_ref`` is ``node/ID``; edge ``source_ref`` is ``way/ID/k`` with ``k`` the
-segment's position along the way. Nodes carry the number of their connected component: 0 is the largest, then by decreasing size.
+segment's position along the way. Nodes carry the number of their connected component: 0 is the
+largest, then by decreasing size.
 
 **Stations** — points, or representative points of mapped areas, recognised by name first, then by tag:
 
