@@ -18,7 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path(os.environ.get("GISGRID_CHROMIUM", "/usr/bin/chromium"))
-# the same flags as tests/browser/chromium.py (PITFALLS.md, "Maps")
+# the same flags as tests/browser/chromium.py (measured there)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -207,6 +207,7 @@ def new_map(*, static_url: str, basemap: str, tianditu_key: str | None, language
 
 
 def set_title(m: folium.Map, title: str) -> None:
+    """The page's ``<title>``."""
     root = m.get_root()
     assert isinstance(root, Figure)
     root.title = title

@@ -31,7 +31,7 @@ import uvicorn
 
 CHROMIUM_PATH = Path(os.environ.get("GISGRID_CHROMIUM", "/usr/bin/chromium"))
 
-# measured on this kind of machine (PITFALLS.md, "Maps"): headless, no sandbox (containers), no GPU,
+# measured on this kind of machine: headless, no sandbox (containers), no GPU,
 # and none of the background traffic (component updates, sync, first-run pages) a fresh profile makes
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--headless",
