@@ -67,8 +67,12 @@ def page_cache(request: Request) -> PageCache:
     return cache
 
 
-def _static_url(request: Request) -> str:
-    """The URL path of the static mount (``/static`` unless mounted elsewhere or behind a root path)."""
+def static_url_for(request: Request) -> str:
+    """The URL path of the static mount (``/static`` unless mounted elsewhere or behind a root path).
+
+    Every map page links its vendored assets under this prefix, so a page served behind a proxy's
+    root path still finds them; the grid map and the heat map use it too.
+    """
     try:
         path = request.app.url_path_for("static", path="/")
     except NoMatchFound:
@@ -98,7 +102,7 @@ def overview_map(
         )
     basemap = cast(Basemap, getattr(settings, "basemap", "none"))
     language = cast(Language, lang or getattr(settings, "language", "zh-CN"))
-    static_url = _static_url(request)
+    static_url = static_url_for(request)
     key = (basemap, language, static_url)
 
     cache = page_cache(request)

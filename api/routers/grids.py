@@ -25,9 +25,9 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, model_validator
-from starlette.routing import NoMatchFound
 
 from api.deps import CurrentUser, SessionDep, require_roles
+from api.pages import static_url_for
 from api.schemas import ErrorResponse
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, in_scope
 from gisgrid.errors import ConfigurationError, InvalidInputError, PermissionDeniedError
@@ -288,14 +288,6 @@ def rollback_grid(session: SessionDep, user: EditorDep, code: CodePath, body: Gr
 # ------------------------------------------------------------------------------------------ page
 
 
-def _static_url(request: Request) -> str:
-    try:
-        path = request.app.url_path_for("static", path="/")
-    except NoMatchFound:
-        path = "/static/"
-    return request.scope.get("root_path", "").rstrip("/") + str(path).rstrip("/")
-
-
 @router.get("/map/grids", response_class=HTMLResponse, tags=["pages"],
             summary="Grid map: households per grid against the window, validation problems (public)")
 def grid_map_page(
@@ -324,7 +316,7 @@ def grid_map_page(
         **layers,
         min_households=min_households,
         max_households=max_households,
-        static_url=_static_url(request),
+        static_url=static_url_for(request),
         basemap=cast(Basemap, getattr(settings, "basemap", "none")),
         tianditu_key=getattr(settings, "tianditu_key", None),
         language=cast(Language, lang or getattr(settings, "language", "zh-CN")),

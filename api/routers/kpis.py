@@ -28,9 +28,9 @@ from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.routing import NoMatchFound
 
 from api.deps import CurrentUser, SessionDep, require_roles
+from api.pages import static_url_for
 from api.schemas import ErrorResponse
 from gisgrid.codes import CHINA_TZ
 from gisgrid.maps import Basemap, Language, build_incident_heatmap, render_html
@@ -151,14 +151,6 @@ def read_kpis_csv(
     )
 
 
-def _static_url(request: Request) -> str:
-    try:
-        path = request.app.url_path_for("static", path="/")
-    except NoMatchFound:
-        path = "/static/"
-    return request.scope.get("root_path", "").rstrip("/") + str(path).rstrip("/")
-
-
 @router.get(
     "/map/incidents",
     response_class=HTMLResponse,
@@ -189,7 +181,7 @@ def incident_heatmap(
         communities=layers["communities"],
         category=category,
         period_label=f"{first.isoformat()} – {last.isoformat()}",
-        static_url=_static_url(request),
+        static_url=static_url_for(request),
         basemap=cast(Basemap, getattr(settings, "basemap", "none")),
         tianditu_key=getattr(settings, "tianditu_key", None),
         language=language,

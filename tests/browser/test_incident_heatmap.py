@@ -1,8 +1,9 @@
 """The incident heat map page in a real browser: served by uvicorn, read from PostGIS, drawn by leaflet.heat.
 
-A page that "loads" with nothing drawn is the failure to guard against: the test
-checks that Leaflet and the heat plugin are defined, that the heat layer's canvas actually holds
-coloured pixels, and refuses any request that leaves localhost.
+A page that "loads" with nothing drawn is the failure to guard against (offline, a folium page that
+links a CDN answers 200 with ``L`` undefined and an empty map): the test checks that Leaflet and the
+heat plugin are defined, that the heat layer's canvas actually holds coloured pixels, and refuses any
+request that leaves localhost.
 """
 
 from __future__ import annotations

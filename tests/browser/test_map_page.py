@@ -1,8 +1,8 @@
 """The overview map page in a real browser: served by uvicorn, read from PostGIS, drawn by Leaflet.
 
-A blank page that "loads" fast is the failure this guards against: the test
-checks that Leaflet is defined, counts the features actually drawn, and refuses any request that
-leaves localhost.
+A blank page that "loads" fast is the failure this guards against (offline, a folium page that links
+a CDN answers 200 with ``L`` undefined and nothing drawn): the test checks that Leaflet is defined,
+counts the features actually drawn, and refuses any request that leaves localhost.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from shapely.geometry import Point, box
 from gisgrid import maps
 from gisgrid.crs import gcj02_from_wgs84
 from gisgrid.errors import ConfigurationError, CRSError, InvalidInputError
+from gisgrid.maps import overview
 
 URL = re.compile(r"""https?://[^\s"'<>)\\]+""")
 ASSET = re.compile(r"""<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)\"""")
@@ -239,7 +240,7 @@ def test_layers_are_split_by_class_without_per_feature_switch(layers):
 
 
 def test_neighbouring_communities_get_different_colours(layers):
-    colours = maps._greedy_colours(layers["communities"])
+    colours = overview._greedy_colours(layers["communities"])
     assert len(set(colours)) == 3  # all three touch each other
 
 

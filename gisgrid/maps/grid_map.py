@@ -1,0 +1,275 @@
+"""The planner's grid map: grids coloured by households against the window, labels, problem locations."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
+from gisgrid.maps.base import (
+    HideLabelsWhenFar,
+    HtmlControl,
+    add_title,
+    column,
+    features,
+    fit_to,
+    fixed_style,
+    new_map,
+    overlays,
+)
+from gisgrid.maps.basemaps import Basemap, CoordTransform, to_basemap
+from gisgrid.maps.text import GRID_TEXT, Language, rule_name
+
+#: Household classes of a grid, in legend order.
+GRID_CLASSES: tuple[str, ...] = ("under", "in_range", "over")
+GRID_STYLES: dict[str, dict[str, Any]] = {
+    "under": {"color": "#1565c0", "weight": 1.5, "fillColor": "#64b5f6", "fillOpacity": 0.5},
+    "in_range": {"color": "#2e7d32", "weight": 1.5, "fillColor": "#81c784", "fillOpacity": 0.45},
+    "over": {"color": "#b71c1c", "weight": 1.5, "fillColor": "#e57373", "fillOpacity": 0.5},
+}
+PROBLEM_STYLES: dict[str, dict[str, Any]] = {
+    "error": {"color": "#d50000", "weight": 3, "dashArray": "6 4", "fillColor": "#ff1744", "fillOpacity": 0.35},
+    "warning": {"color": "#ff6f00", "weight": 2.5, "dashArray": "4 4", "fillColor": "#ffab00",
+                "fillOpacity": 0.3},
+}
+#: Problems whose location is a whole grid: drawn as a dashed outline only, so the household colour shows.
+OUTLINE_ONLY_RULES: frozenset[str] = frozenset({"households_out_of_range", "sliver", "duplicate_code"})
+BUILDING_STYLE = {"color": "#616161", "weight": 0.8, "fillColor": "#9e9e9e", "fillOpacity": 0.35}
+GRID_LABEL_MIN_ZOOM = 16  # unit grids are a few hundred metres across: their labels need a closer view
+
+
+def grid_class(households: float, min_households: int, max_households: int) -> str:
+    """``"under"``, ``"in_range"`` or ``"over"`` for a grid's households (the window is inclusive)."""
+    if households < min_households:
+        return "under"
+    if households > max_households:
+        return "over"
+    return "in_range"
+
+
+def _problems_frame(problems: Any) -> gpd.GeoDataFrame:
+    """Problems (``GridProblem`` objects or a GeoJSON FeatureCollection) as a GeoDataFrame with a location."""
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    if isinstance(problems, Mapping):
+        for feature in problems.get("features", []):
+            if feature.get("geometry") is None:
+                continue
+            props = feature.get("properties") or {}
+            rows.append(
+                {
+                    "rule": props.get("rule", ""),
+                    "severity": props.get("severity", "error"),
+                    "message": props.get("message", ""),
+                    "codes": ", ".join(props.get("grid_codes") or []),
+                }
+            )
+            geoms.append(shapely.geometry.shape(feature["geometry"]))
+    else:
+        for p in problems or []:
+            if p.geometry is None or p.geometry.is_empty:
+                continue
+            rows.append(
+                {"rule": p.rule, "severity": p.severity, "message": p.message, "codes": ", ".join(p.grid_codes)}
+            )
+            geoms.append(p.geometry)
+    if not rows:
+        return gpd.GeoDataFrame({"rule": [], "severity": [], "message": [], "codes": []}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=4326)
+
+
+def build_grid_map(
+    *,
+    grids: gpd.GeoDataFrame,
+    problems: Any = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
+    static_url: str = "/static",
+    basemap: Basemap = "none",
+    tianditu_key: str | None = None,
+    language: Language = "zh-CN",
+    title: str | None = None,
+    coord_transform: CoordTransform | None = None,
+) -> folium.Map:
+    """The planner's grid map: grids coloured by households against the window, labels, problems.
+
+    Parameters
+    ----------
+    grids
+        Grid polygons (EPSG:4326 or another CRS, reprojected) with ``code`` and ``households``
+        (optionally ``version``).
+    problems
+        Validation problems to highlight: a list of :class:`gisgrid.validate.GridProblem` or the GeoJSON
+        of :func:`gisgrid.validate.problems_to_geojson`. Errors are drawn red and dashed, warnings orange;
+        point locations (e.g. where a geometry is invalid) as circles.
+    buildings
+        Footprints drawn thin and grey under the grids (optional).
+    min_households, max_households
+        The window: grids below are blue, inside green, above red — one GeoJSON layer per class,
+        not a per-feature style switch.
+    static_url, basemap, tianditu_key, language, coord_transform
+        As for :func:`gisgrid.maps.build_overview_map`.
+    """
+    layers = overlays(
+        {"grids": grids, "buildings": buildings},
+        basemap=basemap,
+        language=language,
+        coord_transform=coord_transform,
+    )
+    g, b = layers["grids"], layers["buildings"]
+    p = to_basemap(_problems_frame(problems), basemap, coord_transform)
+    text = GRID_TEXT[language]
+
+    m = new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
+
+    if not b.empty:
+        folium.GeoJson(
+            features(b, {}),
+            name=text["buildings"],
+            style_function=fixed_style(BUILDING_STYLE),
+            smooth_factor=1.0,
+        ).add_to(m)
+
+    households = (
+        gpd.pd.to_numeric(g["households"], errors="coerce").fillna(0).astype(int).tolist()
+        if "households" in g else [0] * len(g)
+    )
+    classes = [grid_class(h, min_households, max_households) for h in households]
+    codes = column(g, "code")
+    versions = column(g, "version")
+    counts = {c: classes.count(c) for c in GRID_CLASSES}
+    group = folium.FeatureGroup(name=text["grids"])
+    for cls in GRID_CLASSES:
+        rows = [i for i, c in enumerate(classes) if c == cls]
+        if not rows:
+            continue
+        folium.GeoJson(
+            features(
+                g.iloc[rows],
+                {
+                    "code": [codes[i] for i in rows],
+                    "households": [str(households[i]) for i in rows],
+                    "version": [versions[i] for i in rows],
+                    "grid_class": [cls] * len(rows),
+                },
+            ),
+            style_function=fixed_style(GRID_STYLES[cls]),
+            tooltip=folium.GeoJsonTooltip(
+                ["code", "households", "version"], aliases=[text["code"], text["households"], text["version"]]
+            ),
+            control=False,
+        ).add_to(group)
+    group.add_to(m)
+
+    labels = folium.FeatureGroup(name=text["grid_labels"])
+    for point, code, hh, cls in zip(g.geometry.representative_point(), codes, households, classes, strict=True):
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(
+                html=(
+                    f'<div class="gg-label gg-grid-label gg-{cls}"><small>{code}</small><br>'
+                    f"<b>{hh}</b> {html.escape(text['unit'])}</div>"
+                ),
+                class_name="gg-label-icon",
+                icon_size=(130, 32),
+                icon_anchor=(65, 16),
+            ),
+            interactive=False,
+        ).add_to(labels)
+    labels.add_to(m)
+
+    if not p.empty:
+        _add_problems(m, p, language)
+
+    if title is None:
+        title = text["title"]
+    summary = text["summary"].format(n=len(g), ok=counts["in_range"], p=len(p))
+    add_title(m, title, html.escape(summary), "gg-grid-summary")
+    HtmlControl(
+        _grid_legend_html(language, min_households, max_households, counts, p),
+        position="bottomright",
+        css_class="gg-panel gg-legend",
+    ).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    HideLabelsWhenFar(GRID_LABEL_MIN_ZOOM).add_to(m)
+    fit_to(m, (g, b, p))
+    return m
+
+
+def _add_problems(m: folium.Map, p: gpd.GeoDataFrame, language: str) -> None:
+    text = GRID_TEXT[language]
+    group = folium.FeatureGroup(name=text["problems"])
+    kinds = gpd.pd.Series(
+        [
+            "point" if t in ("Point", "MultiPoint") else "outline" if rule in OUTLINE_ONLY_RULES else "area"
+            for t, rule in zip(p.geometry.geom_type, p["rule"], strict=True)
+        ],
+        index=p.index,
+    )
+    severities = p["severity"].where(p["severity"].isin(tuple(PROBLEM_STYLES)), "error")
+    rules = [html.escape(rule_name(r, language)) for r in p["rule"]]
+    messages = column(p, "message")
+    codes = column(p, "codes")
+    for severity in ("warning", "error"):  # errors drawn last, on top
+        for kind in ("outline", "area", "point"):
+            rows = np.flatnonzero(((severities == severity) & (kinds == kind)).to_numpy())
+            if not len(rows):
+                continue
+            feats = features(
+                p.iloc[rows],
+                {
+                    "rule": [rules[i] for i in rows],
+                    "codes": [codes[i] for i in rows],
+                    "message": [messages[i] for i in rows],
+                    "severity": [severity] * len(rows),
+                },
+            )
+            style = dict(PROBLEM_STYLES[severity])
+            if kind == "point":
+                style = {"color": style["color"], "fillColor": style["fillColor"], "fillOpacity": 0.8,
+                         "weight": 2}
+            elif kind == "outline":
+                style["fillOpacity"] = 0.0
+            folium.GeoJson(
+                feats,
+                marker=folium.CircleMarker(radius=8) if kind == "point" else None,
+                style_function=fixed_style(style),
+                tooltip=folium.GeoJsonTooltip(
+                    ["rule", "codes", "message"], aliases=[text["rule"], text["code"], text["message"]]
+                ),
+                control=False,
+            ).add_to(group)
+    group.add_to(m)
+
+
+def _grid_legend_html(
+    language: str, min_households: int, max_households: int, counts: Mapping[str, int], p: gpd.GeoDataFrame
+) -> str:
+    text = GRID_TEXT[language]
+    parts = [f"<h6>{html.escape(text['household_classes'])}</h6>"]
+    for cls in GRID_CLASSES:
+        s = GRID_STYLES[cls]
+        label = text[cls].format(min=min_households, max=max_households)
+        parts.append(
+            f'<div class="row-item gg-class-{cls}"><span class="gg-swatch" style="background:{s["fillColor"]};'
+            f'border-color:{s["color"]}"></span>{html.escape(label)} ({counts.get(cls, 0)})</div>'
+        )
+    if not p.empty:
+        parts.append(f"<h6>{html.escape(text['problems'])}</h6>")
+        for severity in ("error", "warning"):
+            s = PROBLEM_STYLES[severity]
+            n = int((p["severity"] == severity).sum())
+            if not n:
+                continue
+            parts.append(
+                f'<div class="row-item"><span class="gg-swatch" style="background:{s["fillColor"]};'
+                f'border-color:{s["color"]};border-style:dashed"></span>{html.escape(text[severity])} ({n})</div>'
+            )
+    return "".join(parts)
