@@ -1,13 +1,8 @@
 """The grid map page in a real browser: grids coloured by household class, labels, problems highlighted.
 
 Served by uvicorn from PostGIS; the test checks that Leaflet is defined, counts what is actually drawn
-<<<<<<< HEAD
-by fill colour, and refuses any request that leaves localhost (offline, a page whose assets come from a CDN "loads" fast
-with ``L`` undefined and nothing drawn).
-=======
 by fill colour, and refuses any request that leaves localhost (a page that needs the internet is blank
 on an intranet).
->>>>>>> h-maps
 """
 
 from __future__ import annotations
