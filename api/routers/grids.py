@@ -34,6 +34,7 @@ from gisgrid.errors import ConfigurationError, InvalidInputError, PermissionDeni
 from gisgrid.maps import Basemap, Language, build_grid_map, render_html
 from gisgrid.validate import format_problems, problems_to_geojson
 from layers import grids as lg
+from layers.mapdata import load_grid_layers
 
 router = APIRouter(tags=["grids"])
 
@@ -316,7 +317,7 @@ def grid_map_page(
             field="app.state", rule="sessionmaker and settings required",
         )
     with factory() as session:
-        layers = lg.load_grid_layers(
+        layers = load_grid_layers(
             session, community, min_households=min_households, max_households=max_households
         )
         session.rollback()  # read only

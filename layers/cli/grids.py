@@ -146,8 +146,6 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the current grids: households, contiguity, overlaps, gaps, buildings, complexes, slivers, codes."""
-    from sqlalchemy import text
-
     from gisgrid.validate import GridProblem, format_problems, problems_to_geojson
     from layers import grids as lg
 
@@ -155,10 +153,7 @@ def validate_command(
     try:
         check_window(minimum, maximum)
         with session_factory()() as session:
-            codes = [community] if community else list(session.execute(text(
-                "SELECT DISTINCT a.code FROM grid g JOIN admin_area a ON a.id = g.community_id "
-                "WHERE g.valid_to IS NULL ORDER BY a.code"
-            )).scalars())
+            codes = [community] if community else lg.communities_with_grids(session)
             for code in codes:
                 by_community[code] = lg.validate_community(
                     session, code, min_households=minimum, max_households=maximum
@@ -268,14 +263,14 @@ def render_grids_command(
     Called by ``gisgrid map render grids OUT.html`` in ``layers/cli/maps.py``.
     """
     from gisgrid.maps import build_grid_map, render_html
-    from layers import grids as lg
+    from layers.mapdata import load_grid_layers
     from layers.settings import get_settings
 
     settings = get_settings()
     try:
         check_window(minimum, maximum)
         with session_factory()() as session:
-            layers = lg.load_grid_layers(session, community, min_households=minimum, max_households=maximum)
+            layers = load_grid_layers(session, community, min_households=minimum, max_households=maximum)
             session.rollback()
         fmap = build_grid_map(
             **layers, min_households=minimum, max_households=maximum, static_url=static_url,
