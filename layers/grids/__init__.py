@@ -6,6 +6,7 @@
   ``building.grid_code``, audit; :func:`publish_plan`;
 * :mod:`layers.grids.edits` — the planner's edits (boundary, move buildings, split, merge) and
   :func:`rollback`, each load → :mod:`gisgrid.grids.edit` → validate → versioned write (or dry run);
+* :mod:`layers.grids.planning` — :func:`plan_community`, the flow the command line and the API share.
 
 Versions
 --------
@@ -31,8 +32,10 @@ from __future__ import annotations
 
 from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from layers.grids.edits import merge_grids, move_buildings, replace_boundary, rollback, split_grid
+from layers.grids.planning import CommunityPlanReport, plan_communities, plan_community
 from layers.grids.queries import (
     GridVersion,
+    communities_with_buildings,
     communities_with_grids,
     community_geometry,
     current_grids,
@@ -40,6 +43,7 @@ from layers.grids.queries import (
     history,
     load_buildings,
     load_complexes,
+    load_streets,
     tallies,
     validate_community,
 )
@@ -49,9 +53,11 @@ __all__ = [
     "CHINA_TZ",
     "MAX_HOUSEHOLDS",
     "MIN_HOUSEHOLDS",
+    "CommunityPlanReport",
     "EditResult",
     "GridVersion",
     "PublishResult",
+    "communities_with_buildings",
     "communities_with_grids",
     "community_geometry",
     "current_grids",
@@ -59,8 +65,11 @@ __all__ = [
     "history",
     "load_buildings",
     "load_complexes",
+    "load_streets",
     "merge_grids",
     "move_buildings",
+    "plan_communities",
+    "plan_community",
     "publish_plan",
     "replace_boundary",
     "rollback",

@@ -1,4 +1,4 @@
-"""Reading grids and what they are drawn over: communities, buildings, complexes, current grids,
+"""Reading grids and what they are drawn over: communities, buildings, complexes, streets, current grids,
 the grids as of a date, a grid's history, live tallies and validation.
 
 Nothing here locks or writes. A building counts in the grid that covers its representative point, as
@@ -118,6 +118,15 @@ def community_of_grid(session: Session, code: str) -> str:
     return str(found)
 
 
+def communities_with_buildings(session: Session) -> list[str]:
+    """Codes of the communities that hold at least one building (by representative point), in order."""
+    return list(session.execute(text(
+        "SELECT c.code FROM admin_area c WHERE c.level = 'community' AND EXISTS "
+        "(SELECT 1 FROM building b WHERE b.geom && c.geom AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom))) "
+        "ORDER BY c.code"
+    )).scalars())
+
+
 def communities_with_grids(session: Session) -> list[str]:
     """Codes of the communities that have current grids, in order."""
     return list(session.execute(text(
@@ -186,6 +195,14 @@ def load_complexes(session: Session, community_code: str) -> gpd.GeoDataFrame:
     return _in_community(
         session, "x.id, x.name, x.management, x.geom", "complex", "ST_Relate(x.geom, c.geom, 'T********')",
         community_code,
+    )
+
+
+def load_streets(session: Session, community_code: str) -> gpd.GeoDataFrame:
+    """Street edges (``highway`` class) that meet the community."""
+    return _in_community(
+        session, "x.id, x.highway, x.geom", "street_edge", "ST_Intersects(x.geom, c.geom)", community_code,
+        index=None,
     )
 
 
