@@ -67,6 +67,20 @@ def page_cache(request: Request) -> PageCache:
     return cache
 
 
+def page_state(request: Request) -> tuple[Any, Any]:
+    """The app's settings and sessionmaker, which a page needs; a clear error if the app has none."""
+    state = request.app.state
+    settings = getattr(state, "settings", None)
+    factory = getattr(state, "sessionmaker", None)
+    if settings is None or factory is None:
+        raise ConfigurationError(
+            "the app has no database or settings: it was not started through its app factory",
+            field="app.state",
+            rule="sessionmaker and settings required",
+        )
+    return settings, factory
+
+
 def static_url_for(request: Request) -> str:
     """The URL path of the static mount (``/static`` unless mounted elsewhere or behind a root path).
 
@@ -91,15 +105,7 @@ def overview_map(
 
     Public (no login): areas, complexes and stations only, no personal data.
     """
-    state = request.app.state
-    settings = getattr(state, "settings", None)
-    factory = getattr(state, "sessionmaker", None)
-    if settings is None or factory is None:
-        raise ConfigurationError(
-            "the app has no database or settings: it was not started through its app factory",
-            field="app.state",
-            rule="sessionmaker and settings required",
-        )
+    settings, factory = page_state(request)
     basemap = cast(Basemap, getattr(settings, "basemap", "none"))
     language = cast(Language, lang or getattr(settings, "language", "zh-CN"))
     static_url = static_url_for(request)

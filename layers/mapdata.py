@@ -1,14 +1,21 @@
-"""Read the layers the overview map draws (areas, complexes, stations) from PostGIS as GeoDataFrames.
+"""Read what the public maps draw from PostGIS: the overview map's areas, complexes and stations, and the
+grid map's current grids, their validation problems and building footprints.
 
-Only what a public map may show is selected: names, codes, classes, dates and geometries — no people,
-no contacts, no company details.
+Only what a public map may show is selected: names, codes, classes, dates, household totals and
+geometries — no people, no contacts, no company details.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
+
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
+from gisgrid.validate import GridProblem
+from layers.grids import current_grids, load_buildings, validate_community
 
 SRID = 4326
 
@@ -79,3 +86,29 @@ def is_synthetic(layers: dict[str, gpd.GeoDataFrame]) -> bool:
     return any(
         "source" in gdf.columns and bool((gdf["source"] == "synthetic").any()) for gdf in layers.values()
     )
+
+
+def load_grid_layers(
+    session: Session,
+    community_code: str | None = None,
+    *,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
+    with_buildings: bool | None = None,
+) -> dict[str, Any]:
+    """The grid map's inputs, keyed like :func:`gisgrid.maps.build_grid_map`'s arguments.
+
+    ``grids`` (current versions: code, version, households, community_code), ``problems`` (validation of
+    every community shown) and ``buildings`` (footprints; by default only when one community is asked
+    for — a whole district's buildings make a heavy page).
+    """
+    grids = current_grids(session, community_code)
+    problems: list[GridProblem] = []
+    for code in sorted(set(grids["community_code"])) if len(grids) else []:
+        problems.extend(
+            validate_community(session, code, min_households=min_households, max_households=max_households)
+        )
+    if with_buildings is None:
+        with_buildings = community_code is not None
+    buildings = load_buildings(session, community_code) if with_buildings and community_code else None
+    return {"grids": grids, "problems": problems, "buildings": buildings}

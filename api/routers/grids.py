@@ -8,8 +8,11 @@ grid meanwhile the answer is **409** with ``error.details.current_version`` — 
 The check runs under row locks (``SELECT … FOR UPDATE``), so two simultaneous edits of one version give
 exactly one success and one 409.
 
-Roles: ``planner`` and ``admin`` edit; ``leader`` reads too (history, as-of, validation). Everyone but
+Roles: ``planner`` and ``admin`` edit and plan; ``leader`` reads too (history, as-of, validation). Everyone but
 admins is limited to their area (``scope_area``): a community inside it, by code.
+
+``POST /api/v1/grids/plan`` partitions one community (and, with ``publish``, makes the plan its current
+grids) through :func:`layers.grids.plan_community`, the flow ``gisgrid grids plan`` runs.
 
 The page ``GET /map/grids`` is **public**, like ``/map``: grid boundaries, codes and household totals
 per grid are what communities post on their notice boards; it shows no people, contacts or incidents.
@@ -27,13 +30,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import CurrentUser, SessionDep, require_roles
-from api.pages import static_url_for
+from api.pages import page_state, static_url_for
 from api.schemas import ErrorResponse
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, in_scope
-from gisgrid.errors import ConfigurationError, InvalidInputError, PermissionDeniedError
+from gisgrid.errors import InvalidInputError, PermissionDeniedError
 from gisgrid.maps import Basemap, Language, build_grid_map, render_html
 from gisgrid.validate import format_problems, problems_to_geojson
 from layers import grids as lg
+from layers.mapdata import load_grid_layers
 
 router = APIRouter(tags=["grids"])
 
@@ -48,27 +52,40 @@ EditorDep = Annotated[CurrentUser, Depends(require_roles(*EDITORS))]
 ReaderDep = Annotated[CurrentUser, Depends(require_roles(*READERS))]
 CodePath = Annotated[str, Path(pattern=GRID_CODE, description="15-digit grid code")]
 
-EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "no or invalid token"},
-    403: {"model": ErrorResponse, "description": "not a planner/admin, or outside the user's area"},
-    404: {"model": ErrorResponse, "description": "no such grid"},
-    409: {"model": ErrorResponse, "description": "stale expected_version: details.current_version is current"},
-    422: {"model": ErrorResponse, "description": "malformed geometry, ids or versions"},
-}
-READ_RESPONSES = {k: v for k, v in EDIT_RESPONSES.items() if k != 409}
 
-def check_scope(user: CurrentUser, community_code: str) -> None:
-    """Admins and users without a scope reach everything; others only communities inside their area."""
+def _errors(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses``: every error status has the one error body."""
+    return {status: {"model": ErrorResponse, "description": text} for status, text in descriptions.items()}
+
+
+EDIT_RESPONSES = _errors({
+    401: "no or invalid token",
+    403: "not a planner/admin, or outside the user's area",
+    404: "no such grid",
+    409: "stale expected_version: details.current_version is current",
+    422: "malformed geometry, ids or versions",
+})
+READ_RESPONSES = {k: v for k, v in EDIT_RESPONSES.items() if k != 409}
+PLAN_RESPONSES = {
+    **READ_RESPONSES,
+    **_errors({404: "no such community", 422: "malformed code, window or seed"}),
+}
+
+
+def check_scope(user: CurrentUser, *codes: str, field: str = "code") -> None:
+    """Admins and users without a scope reach everything; others only the communities inside their area
+    (``codes``: community codes, or grid codes whose first 12 digits are their community's)."""
     if user.role == "admin":
         return
-    if not in_scope(user.scope_area_code, community_code):
-        raise PermissionDeniedError(
-            f"community {community_code} is outside your area {user.scope_area_name or ''} "
-            f"({user.scope_area_code})",
-            field="code",
-            feature=community_code,
-            rule="only grids inside the user's area",
-        )
+    for community_code in (code[:12] for code in codes):
+        if not in_scope(user.scope_area_code, community_code):
+            raise PermissionDeniedError(
+                f"community {community_code} is outside your area {user.scope_area_name or ''} "
+                f"({user.scope_area_code})",
+                field=field,
+                feature=community_code,
+                rule="only grids inside the user's area",
+            )
 
 
 # ------------------------------------------------------------------------------------------ bodies
@@ -90,32 +107,39 @@ class Window(BaseModel):
         return {"min_households": self.min_households, "max_households": self.max_households}
 
 
-class BoundaryUpdate(Window):
+class EditBody(Window):
+    """What every edit carries besides its own fields."""
+
+    dry_run: bool = Field(False, description="answer the tallies and validation without saving")
+
+    def options(self, user: CurrentUser) -> dict[str, Any]:
+        """The keyword arguments every edit flow of :mod:`layers.grids` takes."""
+        return {"user_id": user.id, "dry_run": self.dry_run, **self.window()}
+
+
+class BoundaryUpdate(EditBody):
     """A grid's new boundary."""
 
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, WGS84")
     expected_version: int = Field(ge=1, description="the version the planner edited")
-    dry_run: bool = False
 
 
-class BuildingMove(Window):
+class BuildingMove(EditBody):
     """Buildings moving from one grid to its neighbour (with their Voronoi cells)."""
 
     from_code: str = Field(pattern=GRID_CODE)
     to_code: str = Field(pattern=GRID_CODE)
     building_ids: list[int] = Field(min_length=1)
     expected_versions: dict[str, int] = Field(description="version per code, for both grids")
-    dry_run: bool = False
 
 
-class GridSplit(Window):
+class GridSplit(EditBody):
     """Split by a line across the grid, or by two building sets."""
 
     expected_version: int = Field(ge=1)
     line: dict[str, Any] | None = Field(None, description="GeoJSON LineString crossing the grid once")
     building_sets: list[list[int]] | None = Field(None, min_length=2, max_length=2)
     new_code: str | None = Field(None, pattern=GRID_CODE)
-    dry_run: bool = False
 
     @model_validator(mode="after")
     def _one_way(self) -> GridSplit:
@@ -124,22 +148,28 @@ class GridSplit(Window):
         return self
 
 
-class GridMerge(Window):
+class GridMerge(EditBody):
     """Two neighbouring grids become one."""
 
     codes: list[Annotated[str, Field(pattern=GRID_CODE)]] = Field(min_length=2, max_length=2)
     expected_versions: dict[str, int]
     keep: str | None = Field(None, pattern=GRID_CODE, description="the surviving code (default: the lower)")
-    dry_run: bool = False
 
 
-class GridRollback(Window):
+class GridRollback(EditBody):
     """Bring back an earlier version of a grid (as a new version)."""
 
     to_version: int | None = Field(None, ge=1)
     to_date: date | datetime | None = None
     expected_version: int | None = Field(None, ge=1, description="the current version, if known")
-    dry_run: bool = False
+
+
+class CommunityPlan(Window):
+    """Partition one community into grids; with ``publish``, make them its current grids."""
+
+    community_code: str = Field(pattern=COMMUNITY_CODE, description="12-digit community code")
+    seed: int = Field(0, ge=0, description="the same seed gives the same plan")
+    publish: bool = Field(False, description="save the plan as new grid versions")
 
 
 def _versions_for(codes: list[str], given: dict[str, int], field: str = "expected_versions") -> dict[str, int]:
@@ -151,10 +181,6 @@ def _versions_for(codes: list[str], given: dict[str, int], field: str = "expecte
             rule="a version per grid",
         )
     return {c: given[c] for c in codes}
-
-
-def _edit_response(result: lg.EditResult | lg.PublishResult) -> dict[str, Any]:
-    return result.to_dict()
 
 
 # ------------------------------------------------------------------------------------------ reads
@@ -214,7 +240,7 @@ def grid_history(
     code: CodePath,
     geometry: Annotated[bool, Query(description="include each version's boundary")] = True,
 ) -> dict[str, Any]:
-    check_scope(user, code[:12])
+    check_scope(user, code)
     versions = lg.history(session, code)
     return {"code": code, "versions": [v.to_dict(geometry=geometry) for v in versions]}
 
@@ -225,64 +251,61 @@ def grid_history(
 @router.post(f"{PREFIX}/{{code}}/boundary", summary="Replace a grid's boundary (neighbours adjust)",
              responses=EDIT_RESPONSES)
 def replace_boundary(session: SessionDep, user: EditorDep, code: CodePath, body: BoundaryUpdate) -> dict[str, Any]:
-    check_scope(user, code[:12])
-    return _edit_response(
-        lg.replace_boundary(
-            session, code, body.geometry, expected_version=body.expected_version, user_id=user.id,
-            dry_run=body.dry_run, **body.window(),
-        )
-    )
+    check_scope(user, code)
+    return lg.replace_boundary(
+        session, code, body.geometry, expected_version=body.expected_version, **body.options(user)
+    ).to_dict()
 
 
 @router.post(f"{PREFIX}/move-buildings", summary="Move buildings to a neighbouring grid",
              responses=EDIT_RESPONSES)
 def move_buildings(session: SessionDep, user: EditorDep, body: BuildingMove) -> dict[str, Any]:
-    for code in (body.from_code, body.to_code):
-        check_scope(user, code[:12])
-    return _edit_response(
-        lg.move_buildings(
-            session, body.from_code, body.to_code, body.building_ids,
-            expected_versions=_versions_for([body.from_code, body.to_code], body.expected_versions),
-            user_id=user.id, dry_run=body.dry_run, **body.window(),
-        )
-    )
+    codes = [body.from_code, body.to_code]
+    check_scope(user, *codes)
+    return lg.move_buildings(
+        session, body.from_code, body.to_code, body.building_ids,
+        expected_versions=_versions_for(codes, body.expected_versions), **body.options(user),
+    ).to_dict()
 
 
 @router.post(f"{PREFIX}/{{code}}/split", summary="Split a grid in two", responses=EDIT_RESPONSES)
 def split_grid(session: SessionDep, user: EditorDep, code: CodePath, body: GridSplit) -> dict[str, Any]:
-    check_scope(user, code[:12])
+    check_scope(user, code)
     sets = (body.building_sets[0], body.building_sets[1]) if body.building_sets else None
-    return _edit_response(
-        lg.split_grid(
-            session, code, expected_version=body.expected_version, line=body.line, building_sets=sets,
-            new_code=body.new_code, user_id=user.id, dry_run=body.dry_run, **body.window(),
-        )
-    )
+    return lg.split_grid(
+        session, code, expected_version=body.expected_version, line=body.line, building_sets=sets,
+        new_code=body.new_code, **body.options(user),
+    ).to_dict()
 
 
 @router.post(f"{PREFIX}/merge", summary="Merge two neighbouring grids", responses=EDIT_RESPONSES)
 def merge_grids(session: SessionDep, user: EditorDep, body: GridMerge) -> dict[str, Any]:
-    for code in body.codes:
-        check_scope(user, code[:12])
+    check_scope(user, *body.codes)
     a, b = body.codes
-    return _edit_response(
-        lg.merge_grids(
-            session, a, b, expected_versions=_versions_for([a, b], body.expected_versions), keep=body.keep,
-            user_id=user.id, dry_run=body.dry_run, **body.window(),
-        )
-    )
+    return lg.merge_grids(
+        session, a, b, expected_versions=_versions_for([a, b], body.expected_versions), keep=body.keep,
+        **body.options(user),
+    ).to_dict()
 
 
 @router.post(f"{PREFIX}/{{code}}/rollback", summary="Bring back an earlier version as a new version",
              responses=EDIT_RESPONSES)
 def rollback_grid(session: SessionDep, user: EditorDep, code: CodePath, body: GridRollback) -> dict[str, Any]:
-    check_scope(user, code[:12])
-    return _edit_response(
-        lg.rollback(
-            session, code, to_version=body.to_version, to_date=body.to_date, user_id=user.id,
-            expected_version=body.expected_version, dry_run=body.dry_run, **body.window(),
-        )
-    )
+    check_scope(user, code)
+    return lg.rollback(
+        session, code, to_version=body.to_version, to_date=body.to_date,
+        expected_version=body.expected_version, **body.options(user),
+    ).to_dict()
+
+
+@router.post(f"{PREFIX}/plan", summary="Plan a community's grids (and publish them)", responses=PLAN_RESPONSES)
+def plan_community(session: SessionDep, user: EditorDep, body: CommunityPlan) -> dict[str, Any]:
+    """The plan's grid count, households per grid, problems and figures — what ``gisgrid grids plan``
+    reports; with ``publish: true`` also the new versions (``published``)."""
+    check_scope(user, body.community_code, field="community_code")
+    return lg.plan_community(
+        session, body.community_code, seed=body.seed, publish=body.publish, user_id=user.id, **body.window()
+    ).to_dict()
 
 
 # ------------------------------------------------------------------------------------------ page
@@ -299,16 +322,9 @@ def grid_map_page(
 ) -> HTMLResponse:
     """Public like ``/map``: boundaries, codes, household totals and problems — no personal data.
     Not cached: a planner reloads it right after an edit."""
-    state = request.app.state
-    settings = getattr(state, "settings", None)
-    factory = getattr(state, "sessionmaker", None)
-    if settings is None or factory is None:
-        raise ConfigurationError(
-            "the app has no database or settings: it was not started through its app factory",
-            field="app.state", rule="sessionmaker and settings required",
-        )
+    settings, factory = page_state(request)
     with factory() as session:
-        layers = lg.load_grid_layers(
+        layers = load_grid_layers(
             session, community, min_households=min_households, max_households=max_households
         )
         session.rollback()  # read only

@@ -25,38 +25,6 @@ grids_app = typer.Typer(help="Plan, validate, version and roll back unit grids (
 # ------------------------------------------------------------------------------------------ plan
 
 
-def _plan_inputs(session: Any, community_code: str) -> dict[str, Any]:
-    """Buildings (with ``units`` and ``complex_id``), complexes, streets and the polygon of a community."""
-    import geopandas as gpd
-    from sqlalchemy import text
-
-    from layers import grids as lg
-
-    community = lg.community_geometry(session, community_code)
-    buildings = gpd.read_postgis(
-        text(
-            "SELECT b.id, b.households, b.units, b.complex_id, b.geom FROM building b "
-            "JOIN admin_area c ON c.code = :code "
-            "WHERE b.geom && c.geom AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom)) ORDER BY b.id"
-        ),
-        session.connection(), geom_col="geom", crs=4326, params={"code": community_code},
-    ).set_index("id")
-    buildings["units"] = buildings["units"].fillna(1).astype(int)
-    streets = gpd.read_postgis(
-        text(
-            "SELECT e.id, e.highway, e.geom FROM street_edge e JOIN admin_area c ON c.code = :code "
-            "WHERE e.geom && c.geom AND ST_Intersects(e.geom, c.geom)"
-        ),
-        session.connection(), geom_col="geom", crs=4326, params={"code": community_code},
-    )
-    return {
-        "buildings": buildings,
-        "community": community,
-        "streets": streets if len(streets) else None,
-        "complexes": lg.load_complexes(session, community_code),
-    }
-
-
 def plan_command(
     community: Annotated[str | None, typer.Option(help="12-digit community code.")] = None,
     all_communities: Annotated[bool, typer.Option("--all", help="Every community with buildings.")] = False,
@@ -67,9 +35,6 @@ def plan_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Partition communities into grids of --min…--max households; with --publish, save them."""
-    from sqlalchemy import text
-
-    from gisgrid.partition import plan_grids
     from layers import grids as lg
 
     results: list[dict[str, Any]] = []
@@ -78,41 +43,12 @@ def plan_command(
         if (community is None) == (not all_communities):
             raise InvalidInputError("give --community CODE or --all", field="--community",
                                     rule="exactly one of --community, --all")
-        factory = session_factory()
-        with factory() as session, session.begin():
-            codes = [community] if community else list(session.execute(text(
-                "SELECT c.code FROM admin_area c WHERE c.level = 'community' AND EXISTS "
-                "(SELECT 1 FROM building b WHERE b.geom && c.geom "
-                "AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom))) "
-                "ORDER BY c.code"
-            )).scalars())
-            for code in codes:
-                inputs = _plan_inputs(session, code)
-                if inputs["buildings"].empty:
-                    results.append({"community_code": code, "k": 0, "skipped": "no buildings"})
-                    continue
-                plan = plan_grids(
-                    inputs["buildings"], inputs["community"], community_code=code, streets=inputs["streets"],
-                    complexes=inputs["complexes"], min_households=minimum, max_households=maximum, seed=seed,
-                )
-                entry: dict[str, Any] = {
-                    "community_code": code,
-                    "k": plan.k,
-                    "k_range": list(plan.k_range),
-                    "in_range_share": plan.stats.get("in_range_share"),
-                    "households": {str(c): int(h) for c, h in zip(plan.grids["code"], plan.grids["households"],
-                                                                  strict=True)},
-                    "problems": [p.to_dict() for p in plan.problems],
-                    "stats": plan.stats,
-                }
-                if publish:
-                    published = lg.publish_plan(
-                        session, code, plan.grids[["code", "geometry"]], user_id=None,
-                        pieces=plan.pieces if len(plan.pieces) else None,
-                        min_households=minimum, max_households=maximum,
-                    )
-                    entry["published"] = published.to_dict()
-                results.append(entry)
+        with session_factory()() as session, session.begin():
+            reports = lg.plan_communities(
+                session, [community] if community else None, min_households=minimum, max_households=maximum,
+                seed=seed, publish=publish,
+            )
+            results = [r.to_dict() for r in reports]
     except GisgridError as exc:
         fail(exc, as_json)
     if as_json:
@@ -146,8 +82,6 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the current grids: households, contiguity, overlaps, gaps, buildings, complexes, slivers, codes."""
-    from sqlalchemy import text
-
     from gisgrid.validate import GridProblem, format_problems, problems_to_geojson
     from layers import grids as lg
 
@@ -155,10 +89,7 @@ def validate_command(
     try:
         check_window(minimum, maximum)
         with session_factory()() as session:
-            codes = [community] if community else list(session.execute(text(
-                "SELECT DISTINCT a.code FROM grid g JOIN admin_area a ON a.id = g.community_id "
-                "WHERE g.valid_to IS NULL ORDER BY a.code"
-            )).scalars())
+            codes = [community] if community else lg.communities_with_grids(session)
             for code in codes:
                 by_community[code] = lg.validate_community(
                     session, code, min_households=minimum, max_households=maximum
@@ -268,14 +199,14 @@ def render_grids_command(
     Called by ``gisgrid map render grids OUT.html`` in ``layers/cli/maps.py``.
     """
     from gisgrid.maps import build_grid_map, render_html
-    from layers import grids as lg
+    from layers.mapdata import load_grid_layers
     from layers.settings import get_settings
 
     settings = get_settings()
     try:
         check_window(minimum, maximum)
         with session_factory()() as session:
-            layers = lg.load_grid_layers(session, community, min_households=minimum, max_households=maximum)
+            layers = load_grid_layers(session, community, min_households=minimum, max_households=maximum)
             session.rollback()
         fmap = build_grid_map(
             **layers, min_households=minimum, max_households=maximum, static_url=static_url,

@@ -1,0 +1,128 @@
+"""Planning a community's grids, the one flow behind ``gisgrid grids plan`` and ``POST /api/v1/grids/plan``:
+load the community's polygon, buildings (with entrances), complexes and streets, partition them
+(:func:`gisgrid.partition.plan_grids`), optionally publish the plan as new grid versions, and report.
+
+Like every writer here it never commits: the caller's unit of work does (the command line plans every
+community of ``--all`` in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
+from gisgrid.partition import plan_grids
+from gisgrid.report import Problem
+from layers.grids.queries import (
+    communities_with_buildings,
+    community_geometry,
+    load_buildings,
+    load_complexes,
+    load_streets,
+)
+from layers.grids.versions import PublishResult, publish_plan
+
+
+@dataclass
+class CommunityPlanReport:
+    """The plan of one community: how many grids (``k``, and the range a valid plan could have), the
+    share in the household window, households per planned grid code, the partition's problems and
+    figures, and what publishing did (``published``; None when not published). ``skipped`` says why a
+    community was not planned (no buildings)."""
+
+    community_code: str
+    k: int = 0
+    k_range: tuple[int, int] = (0, 0)
+    in_range_share: float | None = None
+    households: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    published: PublishResult | None = None
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.skipped is not None:
+            return {"community_code": self.community_code, "k": self.k, "skipped": self.skipped}
+        out: dict[str, Any] = {
+            "community_code": self.community_code,
+            "k": self.k,
+            "k_range": list(self.k_range),
+            "in_range_share": self.in_range_share,
+            "households": self.households,
+            "problems": [p.to_dict() for p in self.problems],
+            "stats": self.stats,
+        }
+        if self.published is not None:
+            out["published"] = self.published.to_dict()
+        return out
+
+
+def plan_community(
+    session: Session,
+    community_code: str,
+    *,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
+    seed: int = 0,
+    publish: bool = False,
+    user_id: int | None = None,
+) -> CommunityPlanReport:
+    """Partition one community into grids of ``min_households``–``max_households``; with ``publish``,
+    make the plan its current grids (:func:`layers.grids.publish_plan`, audited as ``user_id``).
+
+    :class:`~gisgrid.errors.NotFoundError` for an unknown community; a community without buildings is
+    reported as skipped.
+    """
+    polygon = community_geometry(session, community_code)
+    buildings = load_buildings(session, community_code)
+    if buildings.empty:
+        return CommunityPlanReport(community_code, skipped="no buildings")
+    streets = load_streets(session, community_code)
+    plan = plan_grids(
+        buildings, polygon, community_code=community_code, streets=streets if len(streets) else None,
+        complexes=load_complexes(session, community_code), min_households=min_households,
+        max_households=max_households, seed=seed,
+    )
+    published = None
+    if publish:
+        published = publish_plan(
+            session, community_code, plan.grids[["code", "geometry"]], user_id=user_id,
+            pieces=plan.pieces if len(plan.pieces) else None,
+            min_households=min_households, max_households=max_households,
+        )
+    return CommunityPlanReport(
+        community_code,
+        k=int(plan.k),
+        k_range=(int(plan.k_range[0]), int(plan.k_range[1])),
+        in_range_share=plan.stats.get("in_range_share"),
+        households={str(c): int(h) for c, h in zip(plan.grids["code"], plan.grids["households"], strict=True)},
+        problems=list(plan.problems),
+        stats=dict(plan.stats),
+        published=published,
+    )
+
+
+def plan_communities(
+    session: Session,
+    community_codes: Iterable[str] | None = None,
+    *,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
+    seed: int = 0,
+    publish: bool = False,
+    user_id: int | None = None,
+) -> list[CommunityPlanReport]:
+    """:func:`plan_community` for each of ``community_codes`` in turn (None: every community that holds
+    buildings)."""
+    codes = communities_with_buildings(session) if community_codes is None else list(community_codes)
+    return [
+        plan_community(
+            session, code, min_households=min_households, max_households=max_households, seed=seed,
+            publish=publish, user_id=user_id,
+        )
+        for code in codes
+    ]

@@ -1,0 +1,343 @@
+"""Versioned writes: lock a community, check the planner's versions, close rows and open new ones, and
+publish a plan.
+
+Every change closes the current rows it touches (``valid_to = when``, ``status = 'retired'``) and inserts
+new rows (``version = highest version of that code + 1``, or 1 for a new code; ``status = 'active'``;
+``valid_from = when``). Nothing is deleted or overwritten, so an incident that points at an old row
+still resolves to the boundary valid when it was reported. ``building.grid_code`` follows the current
+grids, and every change writes one ``audit_log`` row (before/after versions and households per code).
+``population`` is entered by hand, not derived: it is carried over to the next version while the
+households stay the same and reset to 0 when they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry import mapping
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
+from gisgrid.errors import ConflictError, InvalidInputError, NotFoundError
+from gisgrid.grids.edit import GridEdit, assign, check_grid_code, clean_polygon, tally
+from gisgrid.validate import GridProblem, problems_to_geojson
+from layers.grids.queries import (
+    SRID,
+    Community,
+    GridRow,
+    community,
+    current_rows,
+    latest_versions,
+    load_buildings,
+    validate,
+)
+from layers.models import AuditLog
+
+
+@dataclass
+class PublishResult:
+    """What publishing a plan did: new versions and households per code, codes retired, problems."""
+
+    community_code: str
+    when: datetime
+    versions: dict[str, int]
+    households: dict[str, int]
+    retired: list[str]
+    problems: list[GridProblem]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "community_code": self.community_code,
+            "when": self.when.isoformat(),
+            "versions": self.versions,
+            "households": self.households,
+            "retired": self.retired,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass
+class EditResult:
+    """The outcome of an edit (or of its dry run).
+
+    ``households`` are the new tallies of every grid the edit changed; ``versions`` the version each
+    changed grid has (dry run: would have) afterwards, ``previous_versions`` the versions it replaced;
+    ``retired`` codes that stop being current; ``problems`` the validation of the whole community after
+    the edit; ``geometries`` the new boundaries of the changed grids (EPSG:4326).
+    """
+
+    action: str
+    community_code: str
+    dry_run: bool
+    households: dict[str, int]
+    versions: dict[str, int]
+    previous_versions: dict[str, int]
+    retired: list[str]
+    problems: list[GridProblem]
+    geometries: dict[str, shapely.Geometry] = field(default_factory=dict)
+    when: datetime | None = None
+
+    @property
+    def errors(self) -> list[GridProblem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def to_dict(self) -> dict[str, Any]:
+        features = [
+            {
+                "type": "Feature",
+                "id": code,
+                "properties": {
+                    "code": code,
+                    "version": self.versions.get(code),
+                    "previous_version": self.previous_versions.get(code),
+                    "households": self.households.get(code),
+                },
+                "geometry": mapping(geom),
+            }
+            for code, geom in sorted(self.geometries.items())
+        ]
+        return {
+            "action": self.action,
+            "community_code": self.community_code,
+            "dry_run": self.dry_run,
+            "when": self.when.isoformat() if self.when else None,
+            "households": self.households,
+            "versions": self.versions,
+            "previous_versions": self.previous_versions,
+            "retired": self.retired,
+            "valid": not self.errors,
+            "problems": [p.to_dict() for p in self.problems],
+            "problem_locations": problems_to_geojson(self.problems),
+            "grids": {"type": "FeatureCollection", "features": features},
+        }
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def lock_community(
+    session: Session, community_code: str, expected: Mapping[str, int | None], *, lock: bool
+) -> tuple[Community, dict[str, GridRow]]:
+    """Lock the community and its current grids (unless ``lock`` is False) and check versions.
+
+    The community is the unit of serialisation because edits reshape neighbours: its row is locked
+    first, then its current grid rows, and the versions are compared under those locks. An expected
+    version of None accepts a code that is no longer current (a rollback reopens it).
+    """
+    place = community(session, community_code, lock=lock)
+    rows = current_rows(session, place.id, lock=lock)
+    for code, version in sorted(expected.items()):
+        row = rows.get(code)
+        if row is None:
+            latest = latest_versions(session, [code]).get(code)
+            if latest is None:
+                raise NotFoundError(
+                    f"no grid with code {code!r} in community {community_code}", field="code", feature=code,
+                    rule="an existing grid",
+                )
+            if version is None:
+                continue
+            raise ConflictError(
+                f"grid {code} is no longer current (its last version {latest} was retired); "
+                "reload the grids and edit again",
+                field="expected_version", feature=code, rule="edit the current version",
+                details={"code": code, "expected_version": version, "current_version": None,
+                         "latest_version": latest},
+            )
+        if version is not None and row.version != version:
+            raise ConflictError(
+                f"grid {code} is at version {row.version}, not {version}: someone else changed it; "
+                "reload the grid and edit again",
+                field="expected_version", feature=code, rule="expected_version must be the current version",
+                details={"code": code, "expected_version": version, "current_version": row.version},
+            )
+    return place, rows
+
+
+def write(
+    session: Session,
+    place: Community,
+    rows: Mapping[str, GridRow],
+    change: GridEdit,
+    *,
+    when: datetime,
+    buildings: gpd.GeoDataFrame,
+    user_id: int | None,
+    action: str,
+    entity_id: str,
+    households: Mapping[str, int],
+    note: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
+    """Close the rows of changed/retired codes, insert the new versions, update buildings, audit."""
+    new, retire = change.grids, sorted(change.retired)
+    touched = sorted(set(new) | set(retire))
+    for code in touched:
+        row = rows.get(code)
+        if row is not None and not when > row.valid_from:
+            raise InvalidInputError(
+                f"the change time {when.isoformat()} is not after grid {code}'s version {row.version} "
+                f"({row.valid_from.isoformat()})", field="when", feature=code,
+                rule="a new version starts after the one it replaces",
+            )
+    for code in touched:
+        row = rows.get(code)
+        if row is not None:
+            session.execute(
+                text("UPDATE grid SET valid_to = :when, status = 'retired' WHERE id = :id"),
+                {"when": when, "id": row.id},
+            )
+    latest = latest_versions(session, new)
+    versions: dict[str, int] = {}
+    for code in sorted(new):
+        row = rows.get(code)
+        version = latest.get(code, 0) + 1
+        versions[code] = version
+        population = row.population if row is not None and row.households == households[code] else 0
+        session.execute(
+            text(
+                "INSERT INTO grid (code, version, name, community_id, households, population, status, "
+                "valid_from, geom) VALUES (:code, :version, :name, :cid, :households, :population, 'active', "
+                ":when, ST_Multi(ST_GeomFromWKB(:wkb, 4326)))"
+            ),
+            {"code": code, "version": version, "name": row.name if row else None, "cid": place.id,
+             "households": households[code], "population": population, "when": when,
+             "wkb": shapely.to_wkb(new[code])},
+        )
+
+    assignment = assign(change.after({c: r.geom for c, r in rows.items()}), buildings)
+    changed = [
+        (int(bid), code) for bid, code, old in zip(buildings.index, assignment, buildings["grid_code"], strict=True)
+        if (code or None) != (old if isinstance(old, str) else None)
+    ]
+    if changed:
+        session.execute(
+            text(
+                "UPDATE building b SET grid_code = v.code FROM "
+                "(SELECT unnest(CAST(:ids AS integer[])) AS id, unnest(CAST(:codes AS varchar[])) AS code) v "
+                "WHERE b.id = v.id"
+            ),
+            {"ids": [c[0] for c in changed], "codes": [c[1] for c in changed]},
+        )
+    session.add(
+        AuditLog(
+            user_id=user_id,
+            action=action,
+            entity="grid",
+            entity_id=entity_id,
+            before={
+                c: {"version": rows[c].version, "households": rows[c].households} for c in touched if c in rows
+            },
+            after={
+                **{c: {"version": versions[c], "households": households[c]} for c in versions},
+                **{c: {"retired": True} for c in retire},
+                **({"note": dict(note)} if note else {}),
+            },
+        )
+    )
+    session.flush()
+    return versions
+
+
+def finish(
+    session: Session,
+    action: str,
+    place: Community,
+    rows: Mapping[str, GridRow],
+    change: GridEdit,
+    *,
+    dry_run: bool,
+    user_id: int | None,
+    entity_id: str,
+    min_households: int,
+    max_households: int,
+    note: Mapping[str, Any] | None = None,
+) -> EditResult:
+    """Tally the changed grids, validate the community as it would be, and write unless a dry run."""
+    buildings = load_buildings(session, place.code)
+    households = tally(change.grids, buildings)
+    problems = validate(
+        session, place, change.after({c: r.geom for c, r in rows.items()}), buildings=buildings,
+        min_households=min_households, max_households=max_households,
+    )
+    previous = {c: rows[c].version for c in sorted(set(change.grids) | set(change.retired)) if c in rows}
+    when = now()
+    if dry_run:
+        latest = latest_versions(session, change.grids)
+        versions = {c: latest.get(c, 0) + 1 for c in sorted(change.grids)}
+    else:
+        versions = write(
+            session, place, rows, change, when=when, buildings=buildings, user_id=user_id,
+            action=action, entity_id=entity_id, households=households, note=note,
+        )
+    return EditResult(
+        action=action, community_code=place.code, dry_run=dry_run, households=households,
+        versions=versions, previous_versions=previous, retired=list(change.retired), problems=problems,
+        geometries=dict(change.grids), when=None if dry_run else when,
+    )
+
+
+def _plan_geometries(community_code: str, plan: gpd.GeoDataFrame) -> dict[str, shapely.Geometry]:
+    """Code → clean polygon of every planned grid, or the first reason the plan cannot be published."""
+    if "code" not in plan.columns:
+        raise InvalidInputError("the plan needs a 'code' column", field="code", rule="required column")
+    if plan.crs is None:
+        raise InvalidInputError("the plan has no CRS; EPSG:4326 is expected", field="crs", rule="a CRS")
+    if plan.crs.to_epsg() != SRID:
+        plan = plan.to_crs(SRID)
+    if len(plan) == 0:
+        raise InvalidInputError("the plan has no grids", field="grids", rule="at least one grid")
+    new: dict[str, shapely.Geometry] = {}
+    for code, geom in zip(plan["code"].astype(str), plan.geometry, strict=True):
+        check_grid_code(code, community_code)
+        if code in new:
+            raise InvalidInputError(f"grid code {code} appears twice in the plan", field="code", feature=code,
+                                    rule="unique codes")
+        new[code] = clean_polygon(geom, feature=code)
+    return new
+
+
+def publish_plan(
+    session: Session,
+    community_code: str,
+    plan_grids_gdf: gpd.GeoDataFrame,
+    *,
+    user_id: int | None,
+    when: datetime | None = None,
+    pieces: pd.DataFrame | None = None,
+    min_households: int = MIN_HOUSEHOLDS,
+    max_households: int = MAX_HOUSEHOLDS,
+    action: str = "publish_plan",
+) -> PublishResult:
+    """Make ``plan_grids_gdf`` (``code`` + polygon per grid) the community's current grids.
+
+    Every current grid of the community is closed (``valid_to = when``, ``status = 'retired'``) and one
+    new row per planned grid inserted (version = highest version of the code + 1, or 1), ``active``, with
+    households tallied from the buildings (``pieces``: buildings the plan split by entrance, credited per
+    piece). ``building.grid_code`` follows; one ``audit_log`` row records before and after. Codes must be
+    15 digits starting with the community's code, each once; geometries valid polygons.
+    """
+    community(session, community_code)  # an unknown community is a 404 before any plan check
+    new = _plan_geometries(community_code, plan_grids_gdf)
+    place, rows = lock_community(session, community_code, {}, lock=True)
+    when = when or now()
+    buildings = load_buildings(session, community_code)
+    households = tally(new, buildings, pieces=pieces)
+    # every current row closes, even with an unchanged geometry: the plan is one new edition
+    change = GridEdit(new, tuple(sorted(c for c in rows if c not in new)))
+    versions = write(
+        session, place, rows, change, when=when, buildings=buildings, user_id=user_id,
+        action=action, entity_id=community_code, households=households,
+    )
+    problems = validate(
+        session, place, new, buildings=buildings,
+        min_households=min_households, max_households=max_households, pieces=pieces,
+    )
+    return PublishResult(community_code, when, versions, households, list(change.retired), problems)
