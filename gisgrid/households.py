@@ -47,7 +47,8 @@ import numpy as np
 import pandas as pd
 
 from gisgrid import vocab
-from gisgrid.crs import _feature_id, metric_crs_for
+from gisgrid.crs import metric_crs_for
+from gisgrid.crs.checks import feature_id
 from gisgrid.errors import CRSError, InvalidInputError
 
 __all__ = [
@@ -213,23 +214,23 @@ def _numeric_column(gdf: gpd.GeoDataFrame, column: str, *, whole: bool = False) 
         number = _parse_number(value)
         if number is None:
             raise InvalidInputError(
-                f"{column} of feature {_feature_id(gdf, i)!r} is {value!r}, not a number",
+                f"{column} of feature {feature_id(gdf, i)!r} is {value!r}, not a number",
                 field=column,
-                feature=_feature_id(gdf, i),
+                feature=feature_id(gdf, i),
                 rule=f"{column} is a number",
             )
         if number < 0:
             raise InvalidInputError(
-                f"{column} of feature {_feature_id(gdf, i)!r} is {value!r}; it cannot be negative",
+                f"{column} of feature {feature_id(gdf, i)!r} is {value!r}; it cannot be negative",
                 field=column,
-                feature=_feature_id(gdf, i),
+                feature=feature_id(gdf, i),
                 rule=f"{column} >= 0",
             )
         if whole and number != int(number):
             raise InvalidInputError(
-                f"{column} of feature {_feature_id(gdf, i)!r} is {value!r}; it must be a whole number",
+                f"{column} of feature {feature_id(gdf, i)!r} is {value!r}; it must be a whole number",
                 field=column,
-                feature=_feature_id(gdf, i),
+                feature=feature_id(gdf, i),
                 rule=f"{column} is a whole number",
             )
         out[i] = number
@@ -344,10 +345,10 @@ def estimate_households(
     if too_high.size:
         first = int(too_high[0])
         raise InvalidInputError(
-            f"levels of feature {_feature_id(out, first)!r} is {levels[first]:g}; "
+            f"levels of feature {feature_id(out, first)!r} is {levels[first]:g}; "
             "buildings have 1–200 floors",
             field="levels",
-            feature=_feature_id(out, first),
+            feature=feature_id(out, first),
             rule="levels between 1 and 200",
         )
     levels[levels == 0] = np.nan  # OSM uses building:levels=0 for roofs and carports: unknown here
@@ -367,10 +368,10 @@ def estimate_households(
     for i, t in enumerate(types):
         if t not in vocab.BUILDING_TYPES:
             raise InvalidInputError(
-                f"building_type of feature {_feature_id(out, i)!r} is {t!r}; "
+                f"building_type of feature {feature_id(out, i)!r} is {t!r}; "
                 f"known: {', '.join(vocab.BUILDING_TYPES)}",
                 field="building_type",
-                feature=_feature_id(out, i),
+                feature=feature_id(out, i),
                 rule="building_type in the vocabulary",
             )
 
