@@ -35,8 +35,8 @@ from sqlalchemy.exc import DBAPIError
 
 from gisgrid.errors import GeometryError, InvalidInputError
 from gisgrid.households import estimate_households
-from gisgrid.readers import SCHEMAS, problems_summary, split_source_id, validate_features
-from gisgrid.report import ImportReport, Problem
+from gisgrid.readers import SCHEMAS, split_source_id, validate_features
+from gisgrid.report import ImportReport, Problem, problems_summary
 from layers.copying import copy_csv, ewkb
 
 __all__ = ["import_layer"]
