@@ -183,21 +183,28 @@ def building_type_from_osm(value: Any, levels: Any = None) -> str:
         return "other"
     key = str(value).strip().lower()
     if key in _RESIDENTIAL_APARTMENTS:
-        n = _parse_number(levels)
+        n = parse_number(levels)
         return "residential_tower" if n is not None and n >= TOWER_MIN_LEVELS else "residential_slab"
     return OSM_BUILDING_TYPES.get(key, "other")
 
 
-_NUMBER = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:m|米)?\s*$", re.IGNORECASE)
+#: A number, optionally followed by metres ("12", "30 m", "30米"); group 1 is the number.
+NUMBER = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:m|米)?\s*$", re.IGNORECASE)
 
 
-def _parse_number(value: Any) -> float | None:
-    """A float from a number or a numeric string ("12", "30 m"); None for missing or unparsable."""
+def parse_number(value: Any, pattern: re.Pattern[str] = NUMBER) -> float | None:
+    """A float from a number or from a string ``pattern`` matches; None for missing or unparsable.
+
+    Examples
+    --------
+    >>> parse_number("30 m"), parse_number(6), parse_number("six"), parse_number(None)
+    (30.0, 6.0, None, None)
+    """
     if value is None or value is pd.NA:
         return None
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
         return None if np.isnan(value) else float(value)
-    match = _NUMBER.match(str(value))
+    match = pattern.match(str(value))
     return float(match.group(1)) if match else None
 
 
@@ -211,7 +218,7 @@ def _numeric_column(gdf: gpd.GeoDataFrame, column: str, *, whole: bool = False) 
         missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
         if missing or (isinstance(value, str) and not value.strip()):
             continue
-        number = _parse_number(value)
+        number = parse_number(value)
         if number is None:
             raise InvalidInputError(
                 f"{column} of feature {feature_id(gdf, i)!r} is {value!r}, not a number",
