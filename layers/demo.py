@@ -30,8 +30,9 @@ import pandas as pd
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine
 
+from gisgrid.readers import SCHEMAS
 from gisgrid.synth import DemoDistrict
-from layers.copying import copy_csv, ewkb
+from layers.copying import copy_csv, ewkb, in_transaction, raw_cursor
 
 __all__ = ["load_district"]
 
@@ -60,13 +61,8 @@ def load_district(
     dict
         Rows written per table.
     """
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            return _load(conn, district, replace=replace)
-    if bind.in_transaction():
-        return _load(bind, district, replace=replace)
-    with bind.begin():
-        return _load(bind, district, replace=replace)
+    with in_transaction(bind) as conn:
+        return _load(conn, district, replace=replace)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -167,10 +163,7 @@ def _upsert_departments(cur: Any, departments: pd.DataFrame) -> dict[str, int]:
 
 
 def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]:
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cur = raw.cursor()
-    try:
+    with raw_cursor(conn) as cur:
         if replace:
             _delete_previous(cur)
         counts: dict[str, int] = {}
@@ -275,21 +268,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
             cur,
             "station",
             st,
-            [
-                "name",
-                "kind",
-                "status",
-                "planned_on",
-                "building_since",
-                "opened_on",
-                "closed_on",
-                "service_radius_m",
-                "community_id",
-                "complex_id",
-                "source",
-                "source_ref",
-                "geom",
-            ],
+            [*SCHEMAS["stations"].attributes, "community_id", "complex_id", "source", "source_ref", "geom"],
         )
 
         # staff and assignments
@@ -362,6 +341,4 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
             ev,
             ["incident_id", "action", "from_status", "to_status", "actor_staff_id", "at", "note"],
         )
-    finally:
-        cur.close()
     return counts
