@@ -31,6 +31,12 @@ def _feature_centres(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.
     return x, y, valid
 
 
+def _offenders(gdf: gpd.GeoDataFrame, mask: np.ndarray) -> tuple[int, int, Any]:
+    """How many features ``mask`` marks, the position of the first and its id (for the message)."""
+    first = int(np.flatnonzero(mask)[0])
+    return int(mask.sum()), first, feature_id(gdf, first)
+
+
 def _area_of_use(crs: str | pyproj.CRS) -> tuple[float, float, float, float] | None:
     if isinstance(crs, str):
         return CHINA_BOX
@@ -100,28 +106,28 @@ def check_lonlat(
         inside = in_china(x, y) & valid
         inside_swapped = in_china(y, x) & valid
         if inside_swapped.sum() > inside.sum() and inside_swapped.sum() * 2 >= n:
-            first = int(np.flatnonzero(inside_swapped)[0])
+            count, first, feature = _offenders(gdf, inside_swapped)
             raise CRSError(
-                f"{int(inside_swapped.sum())} of {n} features fall inside China only with x and y swapped "
-                f"(e.g. feature {feature_id(gdf, first)!r} at x={x[first]:.6f}, y={y[first]:.6f}): "
+                f"{count} of {n} features fall inside China only with x and y swapped "
+                f"(e.g. feature {feature!r} at x={x[first]:.6f}, y={y[first]:.6f}): "
                 "swapped latitude/longitude? Coordinates must be (longitude, latitude)",
                 field="geometry",
-                feature=feature_id(gdf, first),
+                feature=feature,
                 rule="swapped latitude/longitude?",
-                details={"count": int(inside_swapped.sum()), "total": n},
+                details={"count": count, "total": n},
             )
 
     bad_range = valid & ((np.abs(x) > 180.0) | (np.abs(y) > 90.0))
     if bad_range.any():
-        first = int(np.flatnonzero(bad_range)[0])
+        count, first, feature = _offenders(gdf, bad_range)
         raise CRSError(
-            f"{int(bad_range.sum())} of {n} features have coordinates outside [-180, 180] × [-90, 90] "
-            f"(e.g. feature {feature_id(gdf, first)!r} at x={x[first]:.3f}, y={y[first]:.3f}); are these "
+            f"{count} of {n} features have coordinates outside [-180, 180] × [-90, 90] "
+            f"(e.g. feature {feature!r} at x={x[first]:.3f}, y={y[first]:.3f}); are these "
             "projected metres labelled as degrees? Give the data's real CRS (e.g. EPSG:4547)",
             field="geometry",
-            feature=feature_id(gdf, first),
+            feature=feature,
             rule="longitude in [-180, 180], latitude in [-90, 90]",
-            details={"count": int(bad_range.sum()), "total": n},
+            details={"count": count, "total": n},
         )
 
     area = _area_of_use(declared)
@@ -135,13 +141,13 @@ def check_lonlat(
         in_lon = (x >= west - margin_deg) | (x <= east + margin_deg)
     outside = valid & ~(in_lon & (y >= south - margin_deg) & (y <= north + margin_deg))
     if outside.any():
-        first = int(np.flatnonzero(outside)[0])
+        count, first, feature = _offenders(gdf, outside)
         raise GeometryError(
-            f"{int(outside.sum())} of {n} features lie outside the area of use of {name} "
-            f"({west}, {south}, {east}, {north}); e.g. feature {feature_id(gdf, first)!r} at "
+            f"{count} of {n} features lie outside the area of use of {name} "
+            f"({west}, {south}, {east}, {north}); e.g. feature {feature!r} at "
             f"({x[first]:.6f}, {y[first]:.6f}). Is the declared CRS right?",
             field="geometry",
-            feature=feature_id(gdf, first),
+            feature=feature,
             rule=f"inside the area of use of {name}",
-            details={"count": int(outside.sum()), "total": n, "area_of_use": [west, south, east, north]},
+            details={"count": count, "total": n, "area_of_use": [west, south, east, north]},
         )

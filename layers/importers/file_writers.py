@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -79,6 +80,31 @@ def _keyed_frame(gdf: gpd.GeoDataFrame, names: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame({"source": source, "source_ref": ref, **{c: gdf[c].to_numpy() for c in names}})
     frame["geom"] = ewkb(gdf.geometry.values)
     return frame
+
+
+def _upsert_keyed(
+    cur: Any,
+    report: ImportReport,
+    total: int,
+    table: str,
+    cols: list[str],
+    select: str,
+    *,
+    extra: Sequence[str] = (),
+    also_set: str = "",
+) -> None:
+    """Upsert keyed by ``(source, source_ref)``: ``select`` gives ``cols``, ``extra``, then the key."""
+    upsert(
+        cur,
+        report,
+        total,
+        table=table,
+        columns=[*cols, *extra, "source", "source_ref"],
+        select=select,
+        key="source, source_ref",
+        update=cols,
+        also_set=also_set,
+    )
 
 
 def _write_areas(
@@ -174,16 +200,15 @@ def _write_buildings(
         copy_temp(cur, "buildings", frame, types, progress)
         # the entrance follows the footprint only when the footprint changed (a hand-placed one survives);
         # links found now fill only what the row lacks, so a hand-made link survives a re-import
-        columns = [*cols, "entrance", "source", "source_ref", *linked]
-        upsert(
+        extra = ["entrance", *linked]
+        _upsert_keyed(
             cur,
             report,
             len(frame),
-            table="building",
-            columns=columns,
-            select=f"SELECT {', '.join(columns)} FROM _import ORDER BY pos",
-            key="source, source_ref",
-            update=cols,
+            "building",
+            cols,
+            f"SELECT {', '.join([*cols, *extra])}, source, source_ref FROM _import ORDER BY pos",
+            extra=extra,
             also_set=f"entrance = CASE WHEN {geom_changed('t.geom', 'EXCLUDED.geom')} THEN EXCLUDED.entrance"
             " ELSE t.entrance END, "
             + ", ".join(f"{c} = COALESCE(t.{c}, EXCLUDED.{c})" for c in linked),
@@ -217,18 +242,16 @@ def _write_complexes(
                        WHERE property_company IS NOT NULL
                        ON CONFLICT (name) DO NOTHING""")
         report.extra["property_companies_created"] = cur.rowcount
-        upsert(
+        _upsert_keyed(
             cur,
             report,
             len(frame),
-            table="complex",
-            columns=[*cols, "source", "source_ref"],
-            select="""
+            "complex",
+            cols,
+            """
             SELECT i.name, pc.id, i.management, i.owners_committee_since, COALESCE(i.party_org, 'none'),
                    COALESCE(i.red_property, false), i.built_year, i.geom, i.source, i.source_ref
             FROM _import i LEFT JOIN property_company pc ON pc.name = i.property_company ORDER BY i.pos""",
-            key="source, source_ref",
-            update=cols,
         )
         link_spatial(cur, report, "complex", "ST_PointOnSurface(complex.geom)")
 
@@ -242,15 +265,8 @@ def _write_stations(
     with raw_cursor(conn) as cur:
         copy_temp(cur, "stations", frame, _columns("stations", names, keyed=True), progress)
         select = ", ".join("COALESCE(service_radius_m, 300)" if c == "service_radius_m" else c for c in cols)
-        upsert(
-            cur,
-            report,
-            len(frame),
-            table="station",
-            columns=[*cols, "source", "source_ref"],
-            select=f"SELECT {select}, source, source_ref FROM _import ORDER BY pos",
-            key="source, source_ref",
-            update=cols,
+        _upsert_keyed(
+            cur, report, len(frame), "station", cols, f"SELECT {select}, source, source_ref FROM _import ORDER BY pos"
         )
         link_spatial(cur, report, "station", "station.geom")
 
