@@ -52,8 +52,6 @@ INVERSE_MAX_ITER = 30
 FloatOrArray = Any  # a float or a numpy array of floats (kept loose for mypy)
 
 
-
-
 def _as_arrays(lon: FloatOrArray, lat: FloatOrArray) -> tuple[np.ndarray, np.ndarray, bool]:
     x = np.asarray(lon, dtype=float)
     y = np.asarray(lat, dtype=float)
@@ -275,4 +273,3 @@ POINT_TRANSFORMS: dict[tuple[str, str], Callable[..., tuple[Any, Any]]] = {
     ("wgs84", "gcj02"): gcj02_from_wgs84,
     ("wgs84", "bd09"): bd09_from_wgs84,
 }
-

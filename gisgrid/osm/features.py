@@ -58,6 +58,7 @@ __all__ = [
     "HOUSEHOLD_TAGS",
     "STATION_AMENITIES",
     "STATION_NAME",
+    "UNNAMED_COMPLEX",
     "buildings_from",
     "complexes_from",
     "reestimate",
@@ -68,6 +69,7 @@ __all__ = [
 #: Tags that supply a household count, in order of preference.
 HOUSEHOLD_TAGS: tuple[str, ...] = ("building:flats", "households", "addr:households")
 
+#: The name of a residential area mapped without one (the database requires a name).
 UNNAMED_COMPLEX = "未命名小区"
 #: What marks a service post: these ``amenity`` values, or one of these names.
 STATION_AMENITIES: tuple[str, ...] = ("community_centre", "police", "social_facility")

@@ -164,7 +164,8 @@ def read_osm(path: str | Path) -> OsmExtract:
     Returns
     -------
     OsmExtract
-        The frames in EPSG:4326 and the problems found (see the module docstring for every rule).
+        The frames in EPSG:4326 and the problems found (the rules: :mod:`gisgrid.osm.features`,
+        :mod:`gisgrid.osm.network`).
 
     Raises
     ------
@@ -233,4 +234,3 @@ def _read_pbf(pbf: Path, *, source: str, original: Path | None = None) -> OsmExt
 
 def _or_empty(frame: gpd.GeoDataFrame | None, columns: Sequence[str]) -> gpd.GeoDataFrame:
     return frame if frame is not None else _empty(columns)
-

@@ -125,4 +125,3 @@ def tag_date(value: Any) -> dt.date | None:
         return dt.date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
     except ValueError:
         return None
-

@@ -12,6 +12,7 @@ from gisgrid.readers.schemas import BUILTIN_ALIASES, IGNORE, LayerSchema
 
 __all__ = ["load_field_mapping", "parse_field_options", "rename_columns"]
 
+
 def parse_field_options(options: list[str] | tuple[str, ...] | None) -> dict[str, str]:
     """Turn repeated ``--field SOURCE=TARGET`` options into a mapping.
 
@@ -161,4 +162,3 @@ def rename_columns(
             rule="one column per field",
         )
     return renames, dropped
-

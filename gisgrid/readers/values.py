@@ -120,4 +120,3 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
         return pd.Timestamp(text)
     except ValueError:
         return None
-

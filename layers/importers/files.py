@@ -109,7 +109,6 @@ def import_layer(
     return report
 
 
-
 def _with_households(clean: gpd.GeoDataFrame, report: ImportReport) -> gpd.GeoDataFrame:
     """Fill missing households by estimate; keep estimates carried by an exported file as they are."""
     out = clean.copy()

@@ -152,7 +152,6 @@ def link_spatial(cur: Any, report: ImportReport, table: str, point: str) -> None
         )
 
 
-
 def locate(cur: Any, points: np.ndarray) -> dict[str, pd.Series]:
     """The community, complex and current grid covering each point, found before anything is written.
 
