@@ -24,7 +24,7 @@ import numpy as np
 import pyproj
 
 from gisgrid import crs
-from gisgrid.crs import _bd_inverse_approx, _gcj_delta  # the one-step formulas, for comparison
+from gisgrid.crs.offsets import _bd_inverse_approx, _gcj_delta  # the one-step formulas, for comparison
 
 GEOD = pyproj.Geod(ellps="WGS84")
 

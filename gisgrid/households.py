@@ -47,7 +47,8 @@ import numpy as np
 import pandas as pd
 
 from gisgrid import vocab
-from gisgrid.crs import _feature_id, metric_crs_for
+from gisgrid.crs import metric_crs_for
+from gisgrid.crs.checks import feature_id
 from gisgrid.errors import CRSError, InvalidInputError
 
 __all__ = [
@@ -182,21 +183,28 @@ def building_type_from_osm(value: Any, levels: Any = None) -> str:
         return "other"
     key = str(value).strip().lower()
     if key in _RESIDENTIAL_APARTMENTS:
-        n = _parse_number(levels)
+        n = parse_number(levels)
         return "residential_tower" if n is not None and n >= TOWER_MIN_LEVELS else "residential_slab"
     return OSM_BUILDING_TYPES.get(key, "other")
 
 
-_NUMBER = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:m|米)?\s*$", re.IGNORECASE)
+#: A number, optionally followed by metres ("12", "30 m", "30米"); group 1 is the number.
+NUMBER = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:m|米)?\s*$", re.IGNORECASE)
 
 
-def _parse_number(value: Any) -> float | None:
-    """A float from a number or a numeric string ("12", "30 m"); None for missing or unparsable."""
+def parse_number(value: Any, pattern: re.Pattern[str] = NUMBER) -> float | None:
+    """A float from a number or from a string ``pattern`` matches; None for missing or unparsable.
+
+    Examples
+    --------
+    >>> parse_number("30 m"), parse_number(6), parse_number("six"), parse_number(None)
+    (30.0, 6.0, None, None)
+    """
     if value is None or value is pd.NA:
         return None
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
         return None if np.isnan(value) else float(value)
-    match = _NUMBER.match(str(value))
+    match = pattern.match(str(value))
     return float(match.group(1)) if match else None
 
 
@@ -210,26 +218,26 @@ def _numeric_column(gdf: gpd.GeoDataFrame, column: str, *, whole: bool = False) 
         missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
         if missing or (isinstance(value, str) and not value.strip()):
             continue
-        number = _parse_number(value)
+        number = parse_number(value)
         if number is None:
             raise InvalidInputError(
-                f"{column} of feature {_feature_id(gdf, i)!r} is {value!r}, not a number",
+                f"{column} of feature {feature_id(gdf, i)!r} is {value!r}, not a number",
                 field=column,
-                feature=_feature_id(gdf, i),
+                feature=feature_id(gdf, i),
                 rule=f"{column} is a number",
             )
         if number < 0:
             raise InvalidInputError(
-                f"{column} of feature {_feature_id(gdf, i)!r} is {value!r}; it cannot be negative",
+                f"{column} of feature {feature_id(gdf, i)!r} is {value!r}; it cannot be negative",
                 field=column,
-                feature=_feature_id(gdf, i),
+                feature=feature_id(gdf, i),
                 rule=f"{column} >= 0",
             )
         if whole and number != int(number):
             raise InvalidInputError(
-                f"{column} of feature {_feature_id(gdf, i)!r} is {value!r}; it must be a whole number",
+                f"{column} of feature {feature_id(gdf, i)!r} is {value!r}; it must be a whole number",
                 field=column,
-                feature=_feature_id(gdf, i),
+                feature=feature_id(gdf, i),
                 rule=f"{column} is a whole number",
             )
         out[i] = number
@@ -344,10 +352,10 @@ def estimate_households(
     if too_high.size:
         first = int(too_high[0])
         raise InvalidInputError(
-            f"levels of feature {_feature_id(out, first)!r} is {levels[first]:g}; "
+            f"levels of feature {feature_id(out, first)!r} is {levels[first]:g}; "
             "buildings have 1–200 floors",
             field="levels",
-            feature=_feature_id(out, first),
+            feature=feature_id(out, first),
             rule="levels between 1 and 200",
         )
     levels[levels == 0] = np.nan  # OSM uses building:levels=0 for roofs and carports: unknown here
@@ -367,10 +375,10 @@ def estimate_households(
     for i, t in enumerate(types):
         if t not in vocab.BUILDING_TYPES:
             raise InvalidInputError(
-                f"building_type of feature {_feature_id(out, i)!r} is {t!r}; "
+                f"building_type of feature {feature_id(out, i)!r} is {t!r}; "
                 f"known: {', '.join(vocab.BUILDING_TYPES)}",
                 field="building_type",
-                feature=_feature_id(out, i),
+                feature=feature_id(out, i),
                 rule="building_type in the vocabulary",
             )
 

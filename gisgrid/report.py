@@ -63,3 +63,11 @@ class ImportReport:
             "problems": [p.to_dict() for p in self.problems],
             **self.extra,
         }
+
+
+def problems_summary(problems: list[Problem]) -> str:
+    """One line per rule: how many features broke it, with the first example."""
+    by_rule: dict[str, list[Problem]] = {}
+    for p in problems:
+        by_rule.setdefault(p.rule, []).append(p)
+    return "; ".join(f"{len(ps)} × {rule} (e.g. {ps[0].message})" for rule, ps in by_rule.items())

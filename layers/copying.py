@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
+from sqlalchemy import Connection, Engine
 
 from layers.models.base import SRID
+
+
+@contextmanager
+def in_transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection in a transaction: an engine's is begun and committed here; a connection's open one is
+    used and left for the caller to commit; a connection without one gets one begun and committed here."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    elif bind.in_transaction():
+        yield bind
+    else:
+        with bind.begin():
+            yield bind
+
+
+@contextmanager
+def raw_cursor(conn: Connection) -> Iterator[Any]:
+    """The DBAPI cursor under ``conn``'s transaction: COPY needs psycopg2's ``copy_expert``."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
 
 
 def ewkb(geoms: Any) -> np.ndarray:

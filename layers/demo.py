@@ -30,8 +30,9 @@ import pandas as pd
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine
 
+from gisgrid.readers import SCHEMAS
 from gisgrid.synth import DemoDistrict
-from layers.copying import copy_csv, ewkb
+from layers.copying import copy_csv, ewkb, in_transaction, raw_cursor
 
 __all__ = ["load_district"]
 
@@ -60,13 +61,8 @@ def load_district(
     dict
         Rows written per table.
     """
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            return _load(conn, district, replace=replace)
-    if bind.in_transaction():
-        return _load(bind, district, replace=replace)
-    with bind.begin():
-        return _load(bind, district, replace=replace)
+    with in_transaction(bind) as conn:
+        return _load(conn, district, replace=replace)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -83,6 +79,20 @@ def _ids(keys: Iterable[Any], mapping: dict[Any, int]) -> pd.Series:
     return pd.Series(
         [mapping.get(k) if k is not None and not pd.isna(k) else None for k in keys], dtype="Int64"
     )
+
+
+def _rows(frame: pd.DataFrame, *geometries: str) -> pd.DataFrame:
+    """A copy numbered 0..n-1 with the ``geometries`` columns as hex EWKB, ready for :func:`copy_csv`."""
+    out = pd.DataFrame(frame.drop(columns=list(geometries))).reset_index(drop=True)
+    for column in geometries:
+        out[column] = ewkb(frame[column].values)
+    return out
+
+
+def _numbered(cur: Any, table: str, rows: pd.DataFrame, key: str) -> dict[Any, int]:
+    """Give each row an ``id`` from the table's sequence; the ids by the rows' local ``key``."""
+    rows["id"] = _reserve(cur, table, len(rows))
+    return dict(zip(rows[key].tolist(), rows["id"].tolist(), strict=True))
 
 
 def _int(values: Any) -> pd.Series:
@@ -167,10 +177,7 @@ def _upsert_departments(cur: Any, departments: pd.DataFrame) -> dict[str, int]:
 
 
 def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]:
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cur = raw.cursor()
-    try:
+    with raw_cursor(conn) as cur:
         if replace:
             _delete_previous(cur)
         counts: dict[str, int] = {}
@@ -180,21 +187,18 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         counts["department"] = len(d.departments)
 
         # property companies
-        pc = d.property_companies.reset_index(drop=True).copy()
-        pc["id"] = _reserve(cur, "property_company", len(pc))
-        company_id = dict(zip(pc["name"], pc["id"].tolist(), strict=True))
+        pc = _rows(d.property_companies)
+        company_id = _numbered(cur, "property_company", pc, "name")
         counts["property_company"] = copy_csv(
             cur, "property_company", pc, ["id", "name", "credit", "contact_name", "contact_phone", "source"]
         )
 
         # complexes
-        cx = pd.DataFrame(d.complexes.drop(columns="geom")).reset_index(drop=True)
-        cx["id"] = _reserve(cur, "complex", len(cx))
-        complex_id = dict(zip(cx["complex_key"], cx["id"].tolist(), strict=True))
+        cx = _rows(d.complexes, "geom")
+        complex_id = _numbered(cur, "complex", cx, "complex_key")
         cx["community_id"] = _ids(cx["community_code"], area_id)
         cx["property_company_id"] = _ids(cx["company_name"], company_id)
         cx["built_year"] = _int(cx["built_year"])
-        cx["geom"] = ewkb(d.complexes.geometry.values)
         counts["complex"] = copy_csv(
             cur,
             "complex",
@@ -216,15 +220,12 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         )
 
         # buildings
-        b = pd.DataFrame(d.buildings.drop(columns=["geom", "entrance"])).reset_index(drop=True)
-        b["id"] = _reserve(cur, "building", len(b))
-        building_id = dict(zip(b["building_key"], b["id"].tolist(), strict=True))
+        b = _rows(d.buildings, "geom", "entrance")
+        building_id = _numbered(cur, "building", b, "building_key")
         b["complex_id"] = _ids(b["complex_key"], complex_id)
         b["community_id"] = _ids(b["community_code"], area_id)
         for col in ("levels", "units", "households"):
             b[col] = _int(b[col])
-        b["geom"] = ewkb(d.buildings.geometry.values)
-        b["entrance"] = ewkb(d.buildings["entrance"].values)
         counts["building"] = copy_csv(
             cur,
             "building",
@@ -249,16 +250,13 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         )
 
         # street network
-        nodes = pd.DataFrame(d.street_nodes.drop(columns="geom")).reset_index(drop=True)
-        nodes["id"] = _reserve(cur, "street_node", len(nodes))
-        node_id = dict(zip(nodes["node_key"].tolist(), nodes["id"].tolist(), strict=True))
+        nodes = _rows(d.street_nodes, "geom")
+        node_id = _numbered(cur, "street_node", nodes, "node_key")
         nodes["component"] = _int(nodes["component"])
-        nodes["geom"] = ewkb(d.street_nodes.geometry.values)
         counts["street_node"] = copy_csv(cur, "street_node", nodes, ["id", "source_ref", "component", "geom"])
-        edges = pd.DataFrame(d.street_edges.drop(columns="geom")).reset_index(drop=True)
+        edges = _rows(d.street_edges, "geom")
         edges["source_node"] = _ids(edges["source_node_key"].tolist(), node_id)
         edges["target_node"] = _ids(edges["target_node_key"].tolist(), node_id)
-        edges["geom"] = ewkb(d.street_edges.geometry.values)
         counts["street_edge"] = copy_csv(
             cur,
             "street_edge",
@@ -267,41 +265,25 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         )
 
         # stations
-        st = pd.DataFrame(d.stations.drop(columns="geom")).reset_index(drop=True)
+        st = _rows(d.stations, "geom")
         st["community_id"] = _ids(st["community_code"], area_id)
         st["complex_id"] = _ids(st["complex_key"], complex_id)
-        st["geom"] = ewkb(d.stations.geometry.values)
         counts["station"] = copy_csv(
             cur,
             "station",
             st,
-            [
-                "name",
-                "kind",
-                "status",
-                "planned_on",
-                "building_since",
-                "opened_on",
-                "closed_on",
-                "service_radius_m",
-                "community_id",
-                "complex_id",
-                "source",
-                "source_ref",
-                "geom",
-            ],
+            [*SCHEMAS["stations"].attributes, "community_id", "complex_id", "source", "source_ref", "geom"],
         )
 
         # staff and assignments
-        sf = d.staff.reset_index(drop=True).copy()
-        sf["id"] = _reserve(cur, "staff", len(sf))
-        staff_id = dict(zip(sf["staff_key"].tolist(), sf["id"].tolist(), strict=True))
+        sf = _rows(d.staff)
+        staff_id = _numbered(cur, "staff", sf, "staff_key")
         sf["department_id"] = _ids(sf["department_code"], dept_id)
         sf["community_id"] = _ids(sf["community_code"], area_id)
         counts["staff"] = copy_csv(
             cur, "staff", sf, ["id", "name", "role", "phone", "department_id", "community_id", "active"]
         )
-        a = d.assignments.reset_index(drop=True).copy()
+        a = _rows(d.assignments)
         a["staff_id"] = _ids(a["staff_key"].tolist(), staff_id)
         ref = a["target_ref"].to_numpy(dtype=object, copy=True)
         for kind, mapping in (("building", building_id), ("complex", complex_id)):
@@ -313,7 +295,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         )
 
         # incidents and their history
-        inc = pd.DataFrame(d.incidents.drop(columns="geom")).reset_index(drop=True)
+        inc = _rows(d.incidents, "geom")
         inc["id"] = _reserve(cur, "incident", len(inc))
         inc_ids = inc["id"].to_numpy()
         inc["community_id"] = _ids(inc["community_code"], area_id)
@@ -321,7 +303,6 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
         inc["assignee_staff_id"] = _ids(inc["assignee_staff_key"].tolist(), staff_id)
         inc["assignee_department_id"] = _ids(inc["assignee_department_code"], dept_id)
         inc["satisfaction"] = _int(inc["satisfaction"])
-        inc["geom"] = ewkb(d.incidents.geometry.values)
         counts["incident"] = copy_csv(
             cur,
             "incident",
@@ -347,7 +328,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
                 "geom",
             ],
         )
-        ev = d.incident_events.reset_index(drop=True).copy()
+        ev = _rows(d.incident_events)
         pos = pd.Index(inc["incident_key"]).get_indexer(ev["incident_key"])
         if (pos < 0).any():
             raise ValueError("incident_events refer to an incident_key that is not in incidents")
@@ -362,6 +343,4 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
             ev,
             ["incident_id", "action", "from_status", "to_status", "actor_staff_id", "at", "note"],
         )
-    finally:
-        cur.close()
     return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +35,7 @@ def import_layer_command(
     try:
         mapping = load_field_mapping(fields) if fields else {}
         mapping.update(parse_field_options(field))
-        with console.status(f"reading {file.name} …") if not as_json else _nothing():
+        with console.status(f"reading {file.name} …") if not as_json else nullcontext():
             gdf = read_layer(file, kind=kind, layer=layer, crs=crs, fields=mapping, x=x, y=y)
         eng = make_engine()
         try:
@@ -98,14 +99,6 @@ def export_command(
             f"wrote {result['features']} {kind} to {file} ({result['format']}, {result['crs']})",
             highlight=False,
         )
-
-
-class _nothing:  # noqa: N801 - a null context manager for --json runs
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def register(import_app: typer.Typer, app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,10 +10,10 @@ import typer
 from rich.table import Table
 
 from gisgrid.errors import DatabaseUnavailableError, GisgridError
-from layers.cli.common import console, emit, fail
+from layers.cli.common import JsonOpt, console, emit, fail
+from layers.cli.common import engine as make_engine
 
 __all__ = ["register"]
-
 
 
 def _print_report(data: dict[str, Any]) -> None:
@@ -52,51 +53,44 @@ def _print_report(data: dict[str, Any]) -> None:
     console.print(f"{data.get('seconds', 0)} s, {data.get('buildings_per_second') or 0:,} buildings/s")
 
 
+def import_osm_command(
+    file: Annotated[Path, typer.Argument(help="An .osm.pbf or .osm (XML) file.")],
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Repair invalid polygons (make_valid) instead of rejecting them."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import buildings, residential complexes, the walking network and service posts from OpenStreetMap.
+
+    Re-importing the same file updates the rows (keyed by OSM id) instead of duplicating them.
+    Everything is written in one transaction.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from gisgrid.osm import read_osm
+    from layers.importers.osm import import_osm
+
+    try:
+        engine = make_engine()
+        try:
+            with console.status(f"reading {file.name} …") if not as_json else nullcontext():
+                extract = read_osm(file)
+            report = import_osm(engine, extract, repair=repair, progress=not as_json)
+        except OperationalError as exc:
+            raise DatabaseUnavailableError(f"the database cannot be reached: {exc.orig}") from exc
+        finally:
+            engine.dispose()
+    except GisgridError as exc:
+        fail(exc, as_json)
+    data = report.to_dict()
+    data["extract"] = extract.summary()
+    if as_json:
+        emit(data)
+    else:
+        _print_report(data)
+
+
 def register(import_app: typer.Typer) -> None:
     """Add the ``osm`` command to the ``gisgrid import`` sub-app."""
-
-    @import_app.command("osm")
-    def import_osm_command(
-        file: Annotated[Path, typer.Argument(help="An .osm.pbf or .osm (XML) file.")],
-        repair: Annotated[
-            bool,
-            typer.Option("--repair", help="Repair invalid polygons (make_valid) instead of rejecting them."),
-        ] = False,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print a machine-readable JSON result on stdout.")
-        ] = False,
-    ) -> None:
-        """Import buildings, residential complexes, the walking network and service posts from OpenStreetMap.
-
-        Re-importing the same file updates the rows (keyed by OSM id) instead of duplicating them.
-        Everything is written in one transaction.
-        """
-        from sqlalchemy.exc import OperationalError
-
-        from gisgrid.osm import read_osm
-        from layers.db import make_engine, resolve_url
-        from layers.importers.osm import import_osm
-        from layers.settings import get_settings
-
-        try:
-            url = resolve_url(get_settings())
-            if as_json:
-                extract = read_osm(file)
-            else:
-                with console.status(f"reading {file.name} …"):
-                    extract = read_osm(file)
-            engine = make_engine(url)
-            try:
-                report = import_osm(engine, extract, repair=repair, progress=not as_json)
-            except OperationalError as exc:
-                raise DatabaseUnavailableError(f"the database cannot be reached: {exc.orig}") from exc
-            finally:
-                engine.dispose()
-        except GisgridError as exc:
-            fail(exc, as_json)
-        data = report.to_dict()
-        data["extract"] = extract.summary()
-        if as_json:
-            emit(data)
-        else:
-            _print_report(data)
+    import_app.command("osm")(import_osm_command)

@@ -43,8 +43,9 @@ from tqdm import tqdm
 
 from gisgrid import vocab
 from gisgrid.osm import OsmExtract, checked
+from gisgrid.osm.features import UNNAMED_COMPLEX
 from gisgrid.report import ImportReport
-from layers.copying import copy_csv, ewkb
+from layers.copying import copy_csv, ewkb, in_transaction, raw_cursor
 
 __all__ = ["import_osm"]
 
@@ -118,14 +119,8 @@ def import_osm(
             "repaired": sum(p.action == "repaired" for p in found),
         }
 
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            extra = _write(conn, clean, layers, report, progress)
-    elif bind.in_transaction():
-        extra = _write(bind, clean, layers, report, progress)
-    else:
-        with bind.begin():
-            extra = _write(bind, clean, layers, report, progress)
+    with in_transaction(bind) as conn:
+        extra = _write(conn, clean, layers, report, progress)
 
     report.imported = sum(v["imported"] for v in layers.values())
     report.updated = sum(v["updated"] for v in layers.values())
@@ -151,19 +146,23 @@ def _frame(gdf: Any, columns: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-def _upsert_counts(cur: Any) -> tuple[int, int, list[tuple[Any, ...]]]:
+def _copy(cur: Any, table: str, frame: pd.DataFrame, bar: tqdm) -> None:
+    copy_csv(cur, table, frame, list(frame.columns), chunk=CHUNK, on_chunk=bar.update)
+
+
+def _upsert(cur: Any, layer: dict[str, int], sql: str, params: tuple[Any, ...] | None = None) -> list[Any]:
+    """Run an upsert ``RETURNING (xmax = 0), …``, count its inserted and updated rows, return the rows."""
+    cur.execute(sql, params)
     rows = cur.fetchall()
-    inserted = sum(1 for r in rows if r[0])
-    return inserted, len(rows) - inserted, rows
+    layer["imported"] = sum(1 for r in rows if r[0])
+    layer["updated"] = len(rows) - layer["imported"]
+    return rows
 
 
 # ------------------------------------------------------------------------------------- writing
 def _write(
     conn: Connection, ex: OsmExtract, layers: dict[str, dict[str, int]], report: ImportReport, progress: bool
 ) -> dict[str, Any]:
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cur = raw.cursor()
     total = sum(len(getattr(ex, layer)) for layer in LAYERS)
     bar = tqdm(
         total=total,
@@ -173,7 +172,7 @@ def _write(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    try:
+    with raw_cursor(conn) as cur, bar:
         cur.execute(
             "DROP TABLE IF EXISTS tmp_osm_building, tmp_osm_complex, tmp_osm_station, tmp_osm_node,"
             " tmp_osm_edge;"
@@ -191,16 +190,10 @@ def _write(
 
         # complexes first, so buildings can be linked to them
         bar.set_description("complexes")
-        cols = ["source_ref", "name", "named"]
-        copy_csv(
+        _copy(cur, "tmp_osm_complex", _frame(ex.complexes, ["source_ref", "name", "named"]), bar)
+        _upsert(
             cur,
-            "tmp_osm_complex",
-            _frame(ex.complexes, cols),
-            [*cols, "geom"],
-            chunk=CHUNK,
-            on_chunk=bar.update,
-        )
-        cur.execute(
+            layers["complexes"],
             "INSERT INTO complex AS c (name, source, source_ref, geom)"
             " SELECT name, 'osm', source_ref, ST_SetSRID(geom, 4326)"
             " FROM (SELECT DISTINCT ON (source_ref) * FROM tmp_osm_complex) t"
@@ -208,9 +201,8 @@ def _write(
             "  name = CASE WHEN EXCLUDED.name = %s THEN c.name ELSE EXCLUDED.name END,"
             "  geom = EXCLUDED.geom"
             " RETURNING (xmax = 0)",
-            ("未命名小区",),
+            (UNNAMED_COMPLEX,),
         )
-        layers["complexes"]["imported"], layers["complexes"]["updated"], _ = _upsert_counts(cur)
 
         bar.set_description("buildings")
         cols = [
@@ -224,63 +216,40 @@ def _write(
         ]
         b = _frame(ex.buildings, cols)
         b["levels"] = pd.array(ex.buildings["levels"], dtype="Int64")
-        copy_csv(cur, "tmp_osm_building", b, [*cols, "geom"], chunk=CHUNK, on_chunk=bar.update)
-        cur.execute(UPSERT_BUILDINGS)
-        ins, upd, rows = _upsert_counts(cur)
-        layers["buildings"]["imported"], layers["buildings"]["updated"] = ins, upd
-        methods = Counter(r[1] for r in rows)
+        _copy(cur, "tmp_osm_building", b, bar)
+        methods = Counter(r[1] for r in _upsert(cur, layers["buildings"], UPSERT_BUILDINGS))
         report.estimated = Counter({m: n for m, n in methods.items() if m != "supplied"})
         report.extra["households_methods"] = {m: int(methods.get(m, 0)) for m in vocab.HOUSEHOLD_METHODS}
 
         bar.set_description("stations")
         cols = ["source_ref", "name", "kind", "status", "opened_on"]
-        copy_csv(
+        _copy(cur, "tmp_osm_station", _frame(ex.stations, cols), bar)
+        _upsert(
             cur,
-            "tmp_osm_station",
-            _frame(ex.stations, cols),
-            [*cols, "geom"],
-            chunk=CHUNK,
-            on_chunk=bar.update,
-        )
-        cur.execute(
+            layers["stations"],
             "INSERT INTO station AS s (name, kind, status, opened_on, source, source_ref, geom)"
             " SELECT name, kind, status, opened_on, 'osm', source_ref, ST_SetSRID(geom, 4326)"
             " FROM (SELECT DISTINCT ON (source_ref) * FROM tmp_osm_station) t"
             " ON CONFLICT (source, source_ref) DO UPDATE SET"
             "  name = EXCLUDED.name, kind = EXCLUDED.kind, geom = EXCLUDED.geom"
-            " RETURNING (xmax = 0)"
+            " RETURNING (xmax = 0)",
         )
-        layers["stations"]["imported"], layers["stations"]["updated"], _ = _upsert_counts(cur)
 
         bar.set_description("street nodes")
-        cols = ["source_ref", "component"]
-        copy_csv(
+        _copy(cur, "tmp_osm_node", _frame(ex.street_nodes, ["source_ref", "component"]), bar)
+        _upsert(
             cur,
-            "tmp_osm_node",
-            _frame(ex.street_nodes, cols),
-            [*cols, "geom"],
-            chunk=CHUNK,
-            on_chunk=bar.update,
-        )
-        cur.execute(
+            layers["street_nodes"],
             "INSERT INTO street_node AS n (source_ref, component, geom)"
             " SELECT source_ref, component, ST_SetSRID(geom, 4326)"
             " FROM (SELECT DISTINCT ON (source_ref) * FROM tmp_osm_node) t"
             " ON CONFLICT (source_ref) DO UPDATE SET component = EXCLUDED.component, geom = EXCLUDED.geom"
-            " RETURNING (xmax = 0)"
+            " RETURNING (xmax = 0)",
         )
-        layers["street_nodes"]["imported"], layers["street_nodes"]["updated"], _ = _upsert_counts(cur)
 
         bar.set_description("street edges")
         cols = ["source_ref", "source_node_ref", "target_node_ref", "length_m", "name", "highway"]
-        copy_csv(
-            cur,
-            "tmp_osm_edge",
-            _frame(ex.street_edges, cols),
-            [*cols, "geom"],
-            chunk=CHUNK,
-            on_chunk=bar.update,
-        )
+        _copy(cur, "tmp_osm_edge", _frame(ex.street_edges, cols), bar)
         cur.execute("CREATE INDEX ON tmp_osm_edge (source_ref); ANALYZE tmp_osm_edge")
         cur.execute(
             "UPDATE street_edge e SET source_node = su.id, target_node = sv.id, length_m = t.length_m,"
@@ -314,9 +283,6 @@ def _write(
         bar.set_description("linking")
         linked = _link(cur)
         bar.set_description("done")
-    finally:
-        bar.close()
-        cur.close()
     return {"linked": linked, "removed_street_edges": removed}
 
 

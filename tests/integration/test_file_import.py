@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from gisgrid.crs import from_wgs84
 from gisgrid.errors import InvalidInputError
 from gisgrid.readers import load_field_mapping, parse_field_options, read_layer
-from layers.importers import files as files_module
+from layers.importers import file_writers
 from layers.importers.files import import_layer
 from layers.models import Base
 
@@ -402,7 +402,7 @@ def test_a_failure_after_writing_rolls_everything_back(
     def broken(*args: Any) -> None:
         raise InvalidInputError("boom", rule="test")
 
-    monkeypatch.setattr(files_module, "_link", broken)  # runs after the rows are written
+    monkeypatch.setattr(file_writers, "link", broken)  # runs after the rows are written
     with pytest.raises(InvalidInputError, match="boom"):
         run(seeded, write_gpkg(tmp_path / "b.gpkg", buildings_frame()), "buildings")
     assert counts(seeded) == before
