@@ -67,7 +67,7 @@ from sqlalchemy.orm import Session
 
 from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import ConflictError, GeometryError, InvalidInputError, NotFoundError
-from gisgrid.validate import GridProblem, building_points, problems_to_geojson, validate_grids
+from gisgrid.grids import GridProblem, building_points, problems_to_geojson, validate_grids
 from layers.models import AuditLog
 
 __all__ = [

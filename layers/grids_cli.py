@@ -100,7 +100,7 @@ def plan_command(
     """Partition communities into grids of --min…--max households; with --publish, save them."""
     from sqlalchemy import text
 
-    from gisgrid.partition import plan_grids
+    from gisgrid.grids import plan_grids
     from layers import grids as lg
 
     results: list[dict[str, Any]] = []
@@ -179,7 +179,7 @@ def validate_command(
     """Check the current grids: households, contiguity, overlaps, gaps, buildings, complexes, slivers, codes."""
     from sqlalchemy import text
 
-    from gisgrid.validate import GridProblem, format_problems, problems_to_geojson
+    from gisgrid.grids import GridProblem, format_problems, problems_to_geojson
     from layers import grids as lg
 
     by_community: dict[str, list[GridProblem]] = {}

@@ -31,8 +31,8 @@ from api.deps import CurrentUser, SessionDep, require_roles
 from api.schemas import ErrorResponse
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, in_scope
 from gisgrid.errors import ConfigurationError, InvalidInputError, PermissionDeniedError
+from gisgrid.grids import format_problems, problems_to_geojson
 from gisgrid.maps import Basemap, Language, build_grid_map, render_html
-from gisgrid.validate import format_problems, problems_to_geojson
 from layers import grids as lg
 
 router = APIRouter(tags=["grids"])
