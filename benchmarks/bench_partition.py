@@ -1,10 +1,10 @@
 """Automatic grid partition: ours against GerryChain, spopt max-p and k-means on the same buildings.
 
-Every method gets the same buildings and the same adjacency (:func:`gisgrid.partition.building_adjacency`:
+Every method gets the same buildings and the same adjacency (:func:`gisgrid.grids.building_adjacency`:
 Voronoi cells of the buildings inside the area, cut by streets) and is scored the same way: grid
 polygons are the dissolve of those cells by the method's labels, measured in a metric CRS.
 
-* **ours** — :func:`gisgrid.partition.plan_grids` (300–500 households), timed end to end *including*
+* **ours** — :func:`gisgrid.grids.plan_grids` (300–500 households), timed end to end *including*
   building the tessellation; the peers are timed on their partition call only.
 * **GerryChain** ``recursive_tree_part`` — ``k = round(H / 400)``, target ``H / k`` and ε so that the
   bounds are within 300–500 (GerryChain 1.0: ``Graph.from_networkx``).
@@ -58,7 +58,7 @@ def _graph(buildings: Any, area: Any, streets: Any) -> tuple[Any, Any]:
     """The adjacency, restricted to its largest connected part (so every peer can run), and those buildings."""
     import networkx as nx
 
-    from gisgrid.partition import building_adjacency
+    from gisgrid.grids import building_adjacency
 
     graph = building_adjacency(buildings, area, streets)
     main = max(nx.connected_components(graph), key=len)
@@ -75,7 +75,7 @@ def _evaluate(graph: Any, labels: dict[Any, Any], seconds: float) -> dict[str, A
     import pandas as pd
 
     from gisgrid.crs import metric_crs_for
-    from gisgrid.partition import polsby_popper
+    from gisgrid.grids import polsby_popper
 
     nodes = list(graph.nodes)
     frame = gpd.GeoDataFrame(
@@ -116,7 +116,7 @@ def partition(*, dataset: str, method: str, seed: int = 0) -> dict[str, Any]:
     k = max(1, round(total / ((LO + HI) / 2)))
     labels: dict[Any, Any]
     if method == "ours":
-        from gisgrid.partition import plan_grids
+        from gisgrid.grids import plan_grids
 
         t0 = time.perf_counter()
         plan = plan_grids(buildings, area, community_code="370403999999", streets=streets, seed=seed)

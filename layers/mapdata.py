@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
-from gisgrid.validate import GridProblem
+from gisgrid.grids import GridProblem
 from layers.grids import current_grids, load_buildings, validate_community
 
 SRID = 4326

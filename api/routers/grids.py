@@ -34,8 +34,8 @@ from api.pages import page_state, static_url_for
 from api.schemas import ErrorResponse
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, in_scope
 from gisgrid.errors import InvalidInputError, PermissionDeniedError
+from gisgrid.grids import format_problems, problems_to_geojson
 from gisgrid.maps import Basemap, Language, build_grid_map, render_html
-from gisgrid.validate import format_problems, problems_to_geojson
 from layers import grids as lg
 from layers.mapdata import load_grid_layers
 

@@ -19,7 +19,7 @@ The community stays tiled:
   (cells as above). The part with more households keeps the code; the other gets ``new_code``.
 * :func:`merge_grids` — two neighbours become one; the lower code (or ``keep``) survives.
 
-Households are counted as in :mod:`gisgrid.validate`: a building counts where its representative point
+Households are counted as in :mod:`gisgrid.grids.validate`: a building counts where its representative point
 (GEOS point-on-surface) lies (:func:`tally`).
 """
 
@@ -36,7 +36,7 @@ import shapely
 import shapely.ops
 
 from gisgrid.errors import ConflictError, GeometryError, InvalidInputError, NotFoundError
-from gisgrid.validate import building_points
+from gisgrid.grids.membership import building_points
 
 __all__ = [
     "GridEdit",
@@ -196,7 +196,7 @@ def tally(grids: Grids, buildings: gpd.GeoDataFrame, *, pieces: pd.DataFrame | N
     may overlap its neighbours), buildings at their representative point.
 
     ``pieces`` (``building``, ``households``, ``grid_code``, as
-    :attr:`gisgrid.partition.GridPlan.pieces`) credits the buildings a plan split by entrance per piece,
+    :attr:`gisgrid.grids.GridPlan.pieces`) credits the buildings a plan split by entrance per piece,
     to the grid with that code.
     """
     out = {code: 0 for code in grids}

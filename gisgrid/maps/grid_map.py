@@ -106,8 +106,8 @@ def build_grid_map(
         Grid polygons (EPSG:4326 or another CRS, reprojected) with ``code`` and ``households``
         (optionally ``version``).
     problems
-        Validation problems to highlight: a list of :class:`gisgrid.validate.GridProblem` or the GeoJSON
-        of :func:`gisgrid.validate.problems_to_geojson`. Errors are drawn red and dashed, warnings orange;
+        Validation problems to highlight: a list of :class:`gisgrid.grids.GridProblem` or the GeoJSON
+        of :func:`gisgrid.grids.problems_to_geojson`. Errors are drawn red and dashed, warnings orange;
         point locations (e.g. where a geometry is invalid) as circles.
     buildings
         Footprints drawn thin and grey under the grids (optional).

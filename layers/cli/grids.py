@@ -82,7 +82,7 @@ def validate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the current grids: households, contiguity, overlaps, gaps, buildings, complexes, slivers, codes."""
-    from gisgrid.validate import GridProblem, format_problems, problems_to_geojson
+    from gisgrid.grids import GridProblem, format_problems, problems_to_geojson
     from layers import grids as lg
 
     by_community: dict[str, list[GridProblem]] = {}

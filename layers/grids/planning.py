@@ -1,6 +1,6 @@
 """Planning a community's grids, the one flow behind ``gisgrid grids plan`` and ``POST /api/v1/grids/plan``:
 load the community's polygon, buildings (with entrances), complexes and streets, partition them
-(:func:`gisgrid.partition.plan_grids`), optionally publish the plan as new grid versions, and report.
+(:func:`gisgrid.grids.plan_grids`), optionally publish the plan as new grid versions, and report.
 
 Like every writer here it never commits: the caller's unit of work does (the command line plans every
 community of ``--all`` in one transaction).
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
-from gisgrid.partition import plan_grids
+from gisgrid.grids import plan_grids
 from gisgrid.report import Problem
 from layers.grids.queries import (
     communities_with_buildings,

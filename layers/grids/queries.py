@@ -2,7 +2,7 @@
 the grids as of a date, a grid's history, live tallies and validation.
 
 Nothing here locks or writes. A building counts in the grid that covers its representative point, as
-in :mod:`gisgrid.validate`.
+in :mod:`gisgrid.grids.validate`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import NotFoundError
+from gisgrid.grids import GridProblem, validate_grids
 from gisgrid.grids.edit import tally
-from gisgrid.validate import GridProblem, validate_grids
 
 SRID = 4326
 
@@ -313,7 +313,7 @@ def validate_community(
     max_households: int = MAX_HOUSEHOLDS,
 ) -> list[GridProblem]:
     """Validate a community's current grids against its buildings and complexes (see
-    :func:`gisgrid.validate.validate_grids`)."""
+    :func:`gisgrid.grids.validate_grids`)."""
     place = community(session, community_code)
     rows = current_rows(session, place.id)
     return validate(

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import ConflictError, InvalidInputError, NotFoundError
+from gisgrid.grids import GridProblem, problems_to_geojson
 from gisgrid.grids.edit import GridEdit, assign, check_grid_code, clean_polygon, tally
-from gisgrid.validate import GridProblem, problems_to_geojson
 from layers.grids.queries import (
     SRID,
     Community,

@@ -1,4 +1,4 @@
-"""gisgrid.partition: grids in range, contiguous, one piece each, tiling the community, coded in order."""
+"""gisgrid.grids.partition: grids in range, contiguous, one piece each, tiling the community, coded in order."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gisgrid.crs import metric_crs_for
 from gisgrid.errors import InvalidInputError
-from gisgrid.partition import (
+from gisgrid.grids import (
     GridPlan,
     building_adjacency,
     number_grids,

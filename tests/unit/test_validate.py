@@ -1,4 +1,4 @@
-"""gisgrid.validate: every rule found with the right grid code(s) and the geometry of the problem."""
+"""gisgrid.grids.validate: every rule found with the right grid code(s) and the geometry of the problem."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import shapely
 from shapely.geometry import Polygon, box, shape
 
 from gisgrid.errors import CRSError, InvalidInputError
-from gisgrid.validate import (
-    RULES,
+from gisgrid.grids import (
     GridProblem,
     format_problems,
     grid_households,
     problems_to_geojson,
     validate_grids,
 )
+from gisgrid.grids.problems import RULES
 
 # a community of about 1.7 km × 1.1 km, cut at x = 116.31 into a west grid A and an east grid B
 COMMUNITY = box(116.30, 39.90, 116.32, 39.91)

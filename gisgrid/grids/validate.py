@@ -26,10 +26,8 @@ Rules (in the order they are reported):
 ``sliver``                 a grid is tiny or extremely elongated (a *warning*)
 =========================  ==============================================================================
 
-**Households of a grid** are the sum of the households of the buildings whose *representative point*
-(:func:`shapely.point_on_surface`, the same GEOS algorithm as PostGIS ``ST_PointOnSurface``) lies in
-the grid — so a building straddling a boundary counts once, in one grid. Buildings that the partition
-split by entrance can be credited piece by piece with ``pieces``.
+**Households of a grid** are those of the buildings whose representative point lies in it
+(:mod:`gisgrid.grids.membership`); the problems themselves are :mod:`gisgrid.grids.problems`.
 
 Areas and compactness are measured in a metric CRS (:func:`gisgrid.crs.metric_crs_for`); the set
 operations themselves run on the EPSG:4326 input, so grids that share vertices exactly produce no
@@ -43,8 +41,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import geopandas as gpd
@@ -52,38 +49,27 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from shapely.geometry import mapping
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.crs import metric_crs_for
-from gisgrid.errors import CRSError, InvalidInputError
+from gisgrid.errors import InvalidInputError
+from gisgrid.grids.membership import (
+    _complex_column,
+    _containing,
+    _credit,
+    _households,
+    _polygonal,
+    _to_4326,
+    building_points,
+)
+from gisgrid.grids.problems import RULES, GridProblem, _plain, _present
 
 __all__ = [
     "DEFAULT_AREA_TOLERANCE_M2",
     "DEFAULT_SLIVER_AREA_M2",
     "DEFAULT_SLIVER_COMPACTNESS",
-    "RULES",
-    "GridProblem",
-    "building_points",
-    "format_problems",
-    "grid_households",
-    "problems_to_geojson",
     "validate_grids",
 ]
-
-RULES: tuple[str, ...] = (
-    "invalid_geometry",
-    "duplicate_code",
-    "households_out_of_range",
-    "non_contiguous",
-    "overlap",
-    "gap",
-    "outside_community",
-    "building_unassigned",
-    "building_in_several",
-    "complex_split",
-    "sliver",
-)
 
 #: Areas below this (m²) are floating-point noise, not gaps or overlaps.
 DEFAULT_AREA_TOLERANCE_M2 = 1.0
@@ -93,81 +79,8 @@ DEFAULT_SLIVER_AREA_M2 = 1_000.0
 #: A grid whose Polsby–Popper compactness 4πA/P² is below this is a sliver (0.05 ≈ a 1:60 strip).
 DEFAULT_SLIVER_COMPACTNESS = 0.05
 
+# the "[x y]" at the end of GEOS's reason for an invalid geometry: where the problem is drawn
 _LOCATION = re.compile(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\]")
-
-
-@dataclass
-class GridProblem:
-    """One finding: which rule, which grid(s), what is wrong, and where (EPSG:4326 geometry).
-
-    ``severity`` is ``"error"`` (the plan breaks a rule) or ``"warning"`` (worth a look, may be fine).
-    ``building`` / ``complex`` name the feature when the problem is about one.
-    """
-
-    rule: str
-    grid_codes: tuple[str, ...]
-    message: str
-    geometry: shapely.Geometry | None
-    severity: str = "error"
-    building: Any = None
-    complex: Any = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def grid_code(self) -> str | None:
-        """The first grid involved (None when the problem belongs to no grid)."""
-        return self.grid_codes[0] if self.grid_codes else None
-
-    def to_dict(self, *, geometry: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "rule": self.rule,
-            "severity": self.severity,
-            "grid_code": self.grid_code,
-            "grid_codes": list(self.grid_codes),
-            "message": self.message,
-        }
-        if self.building is not None:
-            out["building"] = _plain(self.building)
-        if self.complex is not None:
-            out["complex"] = _plain(self.complex)
-        if self.details:
-            out["details"] = {k: _plain(v) for k, v in self.details.items()}
-        if geometry:
-            out["geometry"] = mapping(self.geometry) if _present(self.geometry) else None
-        return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _present(geom: Any) -> bool:
-    return geom is not None and not (isinstance(geom, float) and math.isnan(geom)) and not geom.is_empty
-
-
-# ------------------------------------------------------------------------------------------ helpers
-
-
-def _to_4326(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InvalidInputError(f"{name} must be a GeoDataFrame", field=name, rule="type")
-    if gdf.crs is None:
-        raise CRSError(f"{name} has no CRS; EPSG:4326 is expected", field=name, rule="a CRS is required")
-    if not gdf.crs.equals(pyproj.CRS.from_epsg(4326)):
-        return gdf.to_crs(4326)
-    return gdf
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """Only the polygonal parts of ``geom`` (as a Polygon / MultiPolygon; empty if none)."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 class _Meter:
@@ -187,84 +100,6 @@ class _Meter:
         g = self.project(geom)
         perimeter = float(g.length)
         return 0.0 if perimeter <= 0 else float(4.0 * math.pi * g.area / perimeter**2)
-
-
-def building_points(buildings: gpd.GeoDataFrame) -> np.ndarray:
-    """The representative point of every building (its footprint's point on surface), EPSG:4326."""
-    b = _to_4326(buildings, "buildings")
-    return np.asarray(shapely.point_on_surface(np.asarray(b.geometry.values)))
-
-
-def _containing(grid_geoms: Sequence[shapely.Geometry], points: np.ndarray) -> list[list[int]]:
-    """For each point, the positions of the grids that cover it."""
-    out: list[list[int]] = [[] for _ in range(len(points))]
-    valid = [i for i, g in enumerate(grid_geoms) if _present(g)]
-    if not valid or len(points) == 0:
-        return out
-    tree = shapely.STRtree([grid_geoms[i] for i in valid])
-    pi, gi = tree.query(points, predicate="covered_by")
-    for p, g in zip(pi.tolist(), gi.tolist(), strict=True):
-        out[p].append(valid[g])
-    for hits in out:
-        hits.sort()
-    return out
-
-
-def grid_households(
-    grids: gpd.GeoDataFrame,
-    buildings: gpd.GeoDataFrame,
-    *,
-    pieces: pd.DataFrame | None = None,
-) -> list[int]:
-    """Households per grid row (same order as ``grids``): buildings counted at their representative point.
-
-    A building covered by several grids (an overlap) counts in the first of them. ``pieces`` (columns
-    ``building``, ``households``, ``grid_code``, as :attr:`gisgrid.partition.GridPlan.pieces`) credits
-    the listed buildings per piece instead, to the grid with that code.
-    """
-    g = _to_4326(grids, "grids")
-    geoms = [_polygonal(shapely.make_valid(x)) if _present(x) and not x.is_valid else x for x in g.geometry]
-    hits = _containing(geoms, building_points(buildings))
-    totals, _ = _credit([str(c) for c in g["code"]], _households(buildings), buildings.index, hits, pieces)
-    return totals
-
-
-def _credit(
-    codes: Sequence[str], hh: np.ndarray, index: Iterable[Any], hits: list[list[int]], pieces: pd.DataFrame | None
-) -> tuple[list[int], set[Any]]:
-    """Households per grid position, and the set of buildings credited piece by piece."""
-    totals = [0] * len(codes)
-    split: set[Any] = set()
-    if pieces is not None and len(pieces):
-        position = {code: i for i, code in enumerate(codes)}
-        for row in pieces.itertuples(index=False):
-            split.add(row.building)
-            pos = position.get(str(row.grid_code))
-            if pos is not None:
-                totals[pos] += int(row.households)
-    for bid, h, where in zip(index, hh, hits, strict=True):
-        if where and bid not in split:
-            totals[where[0]] += int(h)
-    return totals, split
-
-
-def _households(buildings: gpd.GeoDataFrame) -> np.ndarray:
-    if "households" not in buildings.columns:
-        raise InvalidInputError(
-            "buildings need a 'households' column", field="households", rule="required column"
-        )
-    values = pd.to_numeric(buildings["households"], errors="coerce").fillna(0)
-    return values.to_numpy(dtype=np.int64)
-
-
-def _complex_column(buildings: gpd.GeoDataFrame) -> str | None:
-    for name in ("complex_key", "complex_id"):
-        if name in buildings.columns:
-            return name
-    return None
-
-
-# ------------------------------------------------------------------------------------------ validate
 
 
 def validate_grids(
@@ -609,45 +444,3 @@ def _complex_shapes(complexes: gpd.GeoDataFrame | None) -> dict[Any, shapely.Geo
     keys = c[column] if column is not None else c.index
     return {k: geom for k, geom in zip(keys, c.geometry, strict=True) if _present(geom)}
 
-
-# ------------------------------------------------------------------------------------------ output
-
-
-def problems_to_geojson(problems: Sequence[GridProblem]) -> dict[str, Any]:
-    """The problems as a GeoJSON FeatureCollection (EPSG:4326), one Feature per problem, for the map.
-
-    Properties: ``rule``, ``severity``, ``grid_code``, ``grid_codes``, ``message`` and ``building`` /
-    ``complex`` when set. Problems without a location have ``"geometry": null``.
-    """
-    features = []
-    for n, p in enumerate(problems):
-        props = p.to_dict(geometry=False)
-        props.pop("details", None)
-        features.append(
-            {
-                "type": "Feature",
-                "id": n,
-                "properties": props,
-                "geometry": mapping(p.geometry) if _present(p.geometry) else None,
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
-
-
-def format_problems(problems: Sequence[GridProblem]) -> str:
-    """The problems as text, one line each, with a count per rule at the end.
-
-    >>> print(format_problems([]))
-    no problems
-    """
-    if not problems:
-        return "no problems"
-    lines = []
-    for p in problems:
-        where = ", ".join(p.grid_codes) if p.grid_codes else "-"
-        lines.append(f"{p.severity:7} {p.rule:24} {where:33} {p.message}")
-    counts = Counter(p.rule for p in problems)
-    summary = ", ".join(f"{rule} {counts[rule]}" for rule in RULES if counts[rule])
-    errors = sum(1 for p in problems if p.severity == "error")
-    lines.append(f"{len(problems)} problem(s), {errors} error(s): {summary}")
-    return "\n".join(lines)

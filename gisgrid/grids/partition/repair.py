@@ -1,0 +1,170 @@
+"""Repair of a labelling: detached pieces rejoined, grids outside the window recombined or fixed by pairs.
+
+* :meth:`_Repairer._fix_contiguity` — pieces of a grid cut off from it join the neighbouring grid they
+  share most border with.
+* :meth:`_Repairer._recombine` — a grid still outside the window is merged with one or two neighbours and
+  the union is bisected afresh (the idea of GerryChain's ReCom, used deterministically as a repair), which
+  shifts many units at once where single moves are stuck.
+* :meth:`_Repairer._pair_repair` — two chained moves (push on, pull in, or swap) that lower the
+  households outside the window; the local search calls it when no single move helps.
+
+Every step is paid for from the plan's :class:`~gisgrid.grids.partition.budget.SearchBudget`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gisgrid.grids.partition.bisection import _Bisector
+from gisgrid.grids.partition.budget import RECOMBINATION_COST, SearchBudget
+from gisgrid.grids.partition.graph import _Tallies
+
+#: Rounds of rejoining detached pieces: a piece moved can detach another; what is left after five
+#: rounds (never seen) is reported as ``non-contiguous``.
+CONTIGUITY_ROUNDS = 5
+#: Recombination rounds per grid: each round fixes (part of) one grid's excess, three per grid leave room
+#: for the knock-on on its neighbours.
+RECOMBINATION_ROUNDS_PER_GRID = 3
+#: Unions tried per grid out of range: with ~6 neighbours there are 6 pairs and 15 triples of them, the
+#: rest go to neighbours of neighbours.
+GROUPS_PER_GRID = 40
+#: Best-scoring move pairs checked for contiguity (up to four graph searches each) per pair repair.
+PAIR_REPAIR_TRIES = 300
+
+
+class _Repairer(_Bisector):
+    """Repair steps over the unit graph; they change ``labels`` in place."""
+
+    def _fix_contiguity(self, labels: np.ndarray, k: int) -> None:
+        """Give every detached piece of a grid to the neighbouring grid it shares most border with."""
+        for _ in range(CONTIGUITY_ROUNDS):
+            changed = False
+            for g in range(k):
+                units = np.flatnonzero(labels == g)
+                comps = self._components(units)
+                if len(comps) <= 1:
+                    continue
+                comps.sort(key=lambda comp: (-int(self.hh[comp].sum()), -len(comp), min(comp)))
+                for comp in comps[1:]:
+                    border: dict[int, float] = {}
+                    for x in comp:
+                        for v, w in zip(self.nbrs[x], self.nlen[x], strict=True):
+                            lv = int(labels[v])
+                            if lv != g:
+                                border[lv] = border.get(lv, 0.0) + w
+                    if border:
+                        labels[comp] = max(sorted(border), key=lambda h: border[h])
+                        changed = True
+            if not changed:
+                return
+
+    def _recombine(self, labels: np.ndarray, k: int, budget: SearchBudget) -> None:
+        """Merge a grid outside the window with one or two neighbours and re-split the union (in place).
+
+        The same idea as GerryChain's ReCom step, used deterministically as a repair: the union of two or
+        three adjacent grids is bisected afresh, which can shift many units at once where single moves
+        are stuck.
+        """
+        for _ in range(RECOMBINATION_ROUNDS_PER_GRID * k):
+            gh = np.bincount(labels, weights=self.hh, minlength=k)
+            viol = np.array([self._viol(h) for h in gh])
+            if viol.sum() == 0:
+                return
+            grid_nbrs: list[dict[int, float]] = [{} for _ in range(k)]
+            diff = labels[self.eu] != labels[self.ev]
+            for a, b, w in zip(labels[self.eu[diff]].tolist(), labels[self.ev[diff]].tolist(),
+                               self.length[diff].tolist(), strict=True):
+                grid_nbrs[a][b] = grid_nbrs[a].get(b, 0.0) + w
+                grid_nbrs[b][a] = grid_nbrs[b].get(a, 0.0) + w
+            done = False
+            for g in np.argsort(-viol, kind="stable").tolist():
+                if viol[g] == 0:
+                    break
+                near = sorted(grid_nbrs[g], key=lambda h: (-grid_nbrs[g][h], h))
+                groups: list[tuple[int, ...]] = [(g, h) for h in near]
+                groups += [(g, h, j) for i, h in enumerate(near) for j in near[i + 1 :]]
+                groups += [(g, h, j) for h in near for j in sorted(grid_nbrs[h]) if j != g and j not in near]
+                for group in groups[:GROUPS_PER_GRID]:
+                    if not budget.take(RECOMBINATION_COST):
+                        return
+                    union = np.flatnonzero(np.isin(labels, group))
+                    before = float(viol[list(group)].sum())
+                    out: list[np.ndarray] = []
+                    self._split(union, len(group), out)
+                    if len(out) != len(group):
+                        continue
+                    after = sum(self._viol(float(self.hh[part].sum())) for part in out)
+                    if after < before and all(self._connected(part) for part in out):
+                        for gid, part in zip(group, out, strict=True):
+                            labels[part] = gid
+                        done = True
+                        break
+                if done:
+                    break
+            if not done:
+                return
+
+    def _pair_repair(self, t: _Tallies, budget: SearchBudget) -> bool:
+        """Two chained moves (push on, pull in, or swap) that lower the households outside the window.
+
+        Single moves cannot take a 530-household grid into range when every neighbour is near the
+        maximum; moving a unit on *and* letting the receiver pass another one further can. Each first
+        move whose follow-ups are scored costs one move evaluation.
+        """
+        viol = self._viol
+        labels, gh, members = t.labels, t.households, t.members
+        bad = [g for g in np.argsort(-np.array([viol(h) for h in gh]), kind="stable").tolist() if viol(gh[g]) > 0]
+        cands: list[tuple[float, int, int, int, int, int, int]] = []
+        for a in bad:
+            # first move: u from a to b (push) or from b into a (pull)
+            firsts: list[tuple[int, int, int]] = []
+            for u in sorted(members[a]):
+                for v in self.nbrs[u]:
+                    b = int(labels[v])
+                    if b != a:
+                        firsts.append((u, a, b))
+                        firsts.append((v, b, a))
+            for u, src, dst in dict.fromkeys(firsts):
+                if not budget.take():
+                    break
+                hu = float(self.hh[u])
+                # second move: v leaves dst to any neighbour grid j, or enters src from any grid j
+                seconds: list[tuple[int, int, int]] = []
+                for w in sorted(members[dst]):
+                    if w == u:
+                        continue
+                    for x in self.nbrs[w]:
+                        j = int(labels[x]) if x != u else dst
+                        if j != dst:
+                            seconds.append((w, dst, j))
+                for w in sorted(members[src]):
+                    if w == u:
+                        continue
+                    for x in self.nbrs[w]:
+                        j = int(labels[x])
+                        if j != src and x != u:
+                            seconds.append((x, j, src))
+                for w, s2, d2 in dict.fromkeys(seconds):
+                    hw = float(self.hh[w])
+                    change = {src: -hu, dst: hu}
+                    change[s2] = change.get(s2, 0.0) - hw
+                    change[d2] = change.get(d2, 0.0) + hw
+                    dv = sum(viol(gh[g] + dh) - viol(gh[g]) for g, dh in change.items())
+                    if dv < 0:
+                        cands.append((dv, u, src, dst, w, s2, d2))
+        cands.sort()
+        for _, u, src, dst, w, s2, d2 in cands[:PAIR_REPAIR_TRIES]:
+            after = {g: set(members[g]) for g in sorted({src, dst, s2, d2})}
+            after[src].discard(u)
+            after[dst].add(u)
+            if w not in after[s2]:
+                continue
+            after[s2].discard(w)
+            after[d2].add(w)
+            if any(not m for m in after.values()):
+                continue
+            if all(self._connected(np.fromiter(m, dtype=np.int64)) for m in after.values()):
+                self._apply([u], src, dst, t)
+                self._apply([w], s2, d2, t)
+                return True
+        return False
