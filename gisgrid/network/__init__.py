@@ -1,0 +1,17 @@
+"""The walkable street network (graph, snapping, distances and paths), shared by coverage and patrols."""
+
+from gisgrid.network.graph import StreetNetwork
+from gisgrid.network.paths import Nearest, distance_matrix, nearest, node_distances, path_between
+from gisgrid.network.snap import Snap, snap_buildings, snap_points
+
+__all__ = [
+    "Nearest",
+    "Snap",
+    "StreetNetwork",
+    "distance_matrix",
+    "nearest",
+    "node_distances",
+    "path_between",
+    "snap_buildings",
+    "snap_points",
+]

@@ -1,0 +1,181 @@
+"""Walking distances and paths between snapped places, with scipy's Dijkstra on the kept CSR.
+
+Places sit on edges, not nodes (:mod:`gisgrid.network.snap`). Each query adds one *virtual node* per
+source place, joined to its edge's two ends by ``offset + along`` and ``offset + (length - along)``, as
+extra CSR rows appended to the kept matrix (no copy of the graph into another form). Only the edges
+*out of* a virtual node are added: a shortest path never passes through another place's virtual node,
+because its two links together are never shorter than the edge they stand beside. A target's distance
+is then ``min(d[u] + along, d[v] + length - along) + offset``; a source and a target on the *same* edge
+may also walk straight along it, which is checked separately.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+from shapely import ops
+
+from gisgrid.errors import InvalidInputError
+from gisgrid.network.graph import StreetNetwork
+from gisgrid.network.snap import Snap
+
+__all__ = ["Nearest", "distance_matrix", "nearest", "node_distances", "path_between"]
+
+
+@dataclass(frozen=True, eq=False)
+class Nearest:
+    """For each target: walking metres to its nearest source (``inf`` beyond the limit or unreachable)
+    and that source's position in the sources (``-1`` when none)."""
+
+    distance: np.ndarray
+    source: np.ndarray
+
+
+def _augmented(net: StreetNetwork, sources: Snap) -> csr_array:
+    n, k = net.n_nodes, len(sources)
+    u, v = net.edge_u[sources.edge], net.edge_v[sources.edge]
+    length = net.edge_length[sources.edge]
+    cols = np.column_stack([u, v]).ravel()
+    data = np.column_stack([sources.offset + sources.along, sources.offset + (length - sources.along)]).ravel()
+    indptr = np.concatenate([net.csr.indptr, net.csr.indptr[-1] + 2 * np.arange(1, k + 1)])
+    return csr_array(
+        (np.concatenate([net.csr.data, data]), np.concatenate([net.csr.indices, cols]).astype(np.int32),
+         indptr.astype(np.int64)),
+        shape=(n + k, n + k),
+    )
+
+
+def _via_ends(net: StreetNetwork, dist: np.ndarray, targets: Snap) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each target through either end of its edge, and which end (0 = u, 1 = v)."""
+    length = net.edge_length[targets.edge]
+    du = dist[..., net.edge_u[targets.edge]] + targets.along
+    dv = dist[..., net.edge_v[targets.edge]] + (length - targets.along)
+    return np.minimum(du, dv) + targets.offset, (dv < du).astype(np.int8)
+
+
+def _same_edge(sources: Snap, targets: Snap) -> pd.DataFrame:
+    """Pairs of (target, source) on the same edge, with the straight walk along it between them."""
+    s = pd.DataFrame({"edge": sources.edge, "source": np.arange(len(sources))})
+    t = pd.DataFrame({"edge": targets.edge, "target": np.arange(len(targets))})
+    pairs = t.merge(s, on="edge")
+    if pairs.empty:
+        return pairs.assign(direct=np.zeros(0))
+    ti, si = pairs["target"].to_numpy(), pairs["source"].to_numpy()
+    pairs["direct"] = (np.abs(targets.along[ti] - sources.along[si]) + targets.offset[ti] + sources.offset[si])
+    return pairs
+
+
+def nearest(net: StreetNetwork, sources: Snap, targets: Snap, *, limit: float = np.inf) -> Nearest:
+    """The nearest source of every target over the network (one multi-source Dijkstra)."""
+    if len(sources) == 0:
+        return Nearest(np.full(len(targets), np.inf), np.full(len(targets), -1, dtype=np.int64))
+    graph = _augmented(net, sources)
+    n = net.n_nodes
+    starts = np.arange(n, n + len(sources))
+    dist, _pred, origin = dijkstra(graph, directed=True, indices=starts, min_only=True, limit=limit,
+                                   return_predecessors=True)
+    best, end = _via_ends(net, dist, targets)
+    node = np.where(end == 1, net.edge_v[targets.edge], net.edge_u[targets.edge])
+    source = np.where(np.isfinite(best), origin[node] - n, -1).astype(np.int64)
+    pairs = _same_edge(sources, targets)
+    if len(pairs):
+        pairs = pairs.sort_values(["target", "direct"], kind="stable").drop_duplicates("target")
+        ti, si, direct = pairs["target"].to_numpy(), pairs["source"].to_numpy(), pairs["direct"].to_numpy()
+        better = direct < best[ti]
+        best[ti[better]] = direct[better]
+        source[ti[better]] = si[better]
+    best[best > limit] = np.inf
+    source[~np.isfinite(best)] = -1
+    return Nearest(best, source)
+
+
+def node_distances(net: StreetNetwork, sources: Snap, *, limit: float = np.inf) -> np.ndarray:
+    """Walking metres from each source to every node: shape ``(len(sources), n_nodes)``."""
+    if len(sources) == 0:
+        return np.zeros((0, net.n_nodes))
+    graph = _augmented(net, sources)
+    n = net.n_nodes
+    dist = dijkstra(graph, directed=True, indices=np.arange(n, n + len(sources)), limit=limit)
+    return np.atleast_2d(dist)[:, :n]
+
+
+def distance_matrix(net: StreetNetwork, places: Snap, *, limit: float = np.inf) -> np.ndarray:
+    """Walking metres between every pair of places (symmetric, zero diagonal)."""
+    d = _via_ends(net, node_distances(net, places, limit=limit), places)[0]
+    pairs = _same_edge(places, places)
+    if len(pairs):
+        ti, si = pairs["target"].to_numpy(), pairs["source"].to_numpy()
+        d[si, ti] = np.minimum(d[si, ti], pairs["direct"].to_numpy())
+    np.fill_diagonal(d, 0.0)
+    d = np.minimum(d, d.T)  # the graph is undirected: equal up to rounding, take the same value both ways
+    d[d > limit] = np.inf
+    return d
+
+
+def _piece(net: StreetNetwork, edge: int, start: float, end: float) -> shapely.LineString:
+    """The part of an edge between two distances from its first node (in edge metres), oriented."""
+    line = net.edge_lines[edge]
+    length = float(net.edge_length[edge]) or 1.0
+    scale = line.length / length
+    first = shapely.get_point(line, 0)
+    forward = first.distance(shapely.Point(net.xy[net.edge_u[edge]])) <= shapely.get_point(line, -1).distance(
+        shapely.Point(net.xy[net.edge_u[edge]]))
+    a, b = start * scale, end * scale
+    if not forward:
+        a, b = line.length - a, line.length - b
+    piece = ops.substring(line, a, b)
+    return piece if isinstance(piece, shapely.LineString) else shapely.LineString([piece, piece])
+
+
+def path_between(net: StreetNetwork, places: Snap, i: int, j: int) -> tuple[float, shapely.LineString]:
+    """The walking distance and street geometry (metric CRS) from place ``i`` to place ``j``."""
+    if i == j:
+        p = places.point[i]
+        return 0.0, shapely.LineString([p, p])
+    one = places.take([i])
+    graph = _augmented(net, one)
+    n = net.n_nodes
+    dist, pred = dijkstra(graph, directed=True, indices=n, return_predecessors=True)
+    target = places.take([j])
+    via, end = _via_ends(net, dist, target)
+    total = float(via[0])
+    e_i, e_j = int(places.edge[i]), int(places.edge[j])
+    if e_i == e_j:
+        direct = abs(places.along[i] - places.along[j]) + places.offset[i] + places.offset[j]
+        if direct <= total:
+            return float(direct), _piece(net, e_i, float(places.along[i]), float(places.along[j]))
+    if not np.isfinite(total):
+        raise InvalidInputError(f"place {j} cannot be reached from place {i}", field="route",
+                                rule="places on one connected network")
+    last = int(net.edge_v[e_j] if end[0] == 1 else net.edge_u[e_j])
+    nodes = [last]
+    while pred[nodes[-1]] != n:
+        nodes.append(int(pred[nodes[-1]]))
+        if nodes[-1] < 0:  # pragma: no cover - a finite distance always has a chain back to the source
+            raise InvalidInputError("broken path", field="route", rule="connected path")
+    nodes.reverse()
+    first = nodes[0]
+    parts = [_piece(net, e_i, float(places.along[i]), 0.0 if first == net.edge_u[e_i] else float(
+        net.edge_length[e_i]))]
+    for a, b in itertools.pairwise(nodes):
+        e = net.edge_between(a, b)
+        forward = net.edge_u[e] == a
+        parts.append(_piece(net, e, 0.0 if forward else float(net.edge_length[e]),
+                            float(net.edge_length[e]) if forward else 0.0))
+    parts.append(_piece(net, e_j, 0.0 if last == net.edge_u[e_j] else float(net.edge_length[e_j]),
+                        float(places.along[j])))
+    coords: list[tuple[float, float]] = []
+    for part in parts:
+        xy = list(part.coords)
+        if coords and xy and np.allclose(coords[-1], xy[0]):
+            xy = xy[1:]
+        coords.extend(xy)
+    if len(coords) < 2:
+        coords = coords * 2
+    return total, shapely.LineString(coords)

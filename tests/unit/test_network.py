@@ -1,0 +1,172 @@
+"""gisgrid.network: distances over the CSR graph equal networkx's, parallel edges take the minimum,
+places snap onto edges, islands are reported, paths are connected walks of the stated length."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from gisgrid.network import StreetNetwork, distance_matrix, nearest, path_between, snap_buildings, snap_points
+
+CRS = "EPSG:32650"
+
+
+def random_network(seed: int, n: int = 60, extra: int = 40) -> tuple[StreetNetwork, nx.Graph]:
+    """A random planar-ish street network: a spanning tree plus extra edges, some of them parallel."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 1000, size=(n, 2))
+    ids = rng.permutation(np.arange(100, 100 + n))  # database ids are not positions
+    edges = [(int(i), int(rng.integers(0, i))) for i in range(1, n)]
+    edges += [tuple(int(x) for x in rng.choice(n, 2, replace=False)) for _ in range(extra)]
+    edges += edges[:5]  # exact parallels, given a different (longer) length below
+    src, dst, length = [], [], []
+    for k, (a, b) in enumerate(edges):
+        straight = float(np.hypot(*(xy[a] - xy[b])))
+        src.append(ids[a])
+        dst.append(ids[b])
+        length.append(straight * (1.5 if k >= len(edges) - 5 else 1.0))
+    net = StreetNetwork.from_arrays(ids, xy, src, dst, length, crs=CRS)
+    g = nx.MultiGraph()
+    g.add_nodes_from(range(n))
+    for a, b, w in zip(src, dst, length, strict=True):
+        pa, pb = int(np.flatnonzero(ids == a)[0]), int(np.flatnonzero(ids == b)[0])
+        g.add_edge(pa, pb, weight=w)
+    return net, g
+
+
+def place_on_edge(net: StreetNetwork, edge: int, frac: float, offset: float) -> shapely.Point:
+    a, b = net.xy[net.edge_u[edge]], net.xy[net.edge_v[edge]]
+    p = a + frac * (b - a)
+    normal = np.array([-(b - a)[1], (b - a)[0]]) / np.linalg.norm(b - a)
+    return shapely.Point(*(p + offset * normal))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nearest_equals_networkx(seed: int) -> None:
+    net, g = random_network(seed)
+    rng = np.random.default_rng(seed + 100)
+    # sources and targets exactly at nodes: the offsets are zero and networkx can answer directly
+    src_nodes = rng.choice(net.n_nodes, 5, replace=False)
+    tgt_nodes = np.arange(net.n_nodes)
+    srcs = snap_points(net, shapely.points(net.xy[src_nodes]))
+    tgts = snap_points(net, shapely.points(net.xy[tgt_nodes]))
+    got = nearest(net, srcs, tgts)
+    want = nx.multi_source_dijkstra_path_length(g, set(int(s) for s in src_nodes))
+    for t in tgt_nodes:
+        assert got.distance[t] == pytest.approx(want.get(int(t), np.inf), abs=1e-6)
+        if np.isfinite(got.distance[t]):
+            # the named source is at that distance
+            assert nx.dijkstra_path_length(g, int(src_nodes[got.source[t]]), int(t)) == pytest.approx(
+                got.distance[t], abs=1e-6)
+
+
+def lattice(n: int = 6, step: float = 100.0) -> tuple[StreetNetwork, nx.Graph]:
+    """Streets on a square lattice: no crossings between nodes, so a place snaps where it is put."""
+    ids = np.arange(n * n) + 1
+    xy = np.array([(i * step, j * step) for j in range(n) for i in range(n)], dtype=float)
+    src, dst = [], []
+    for j in range(n):
+        for i in range(n):
+            k = j * n + i
+            if i + 1 < n:
+                src.append(ids[k]), dst.append(ids[k + 1])
+            if j + 1 < n:
+                src.append(ids[k]), dst.append(ids[k + n])
+    length = [step] * len(src)
+    net = StreetNetwork.from_arrays(ids, xy, src, dst, length, crs=CRS)
+    g = nx.Graph()
+    g.add_weighted_edges_from((int(a) - 1, int(b) - 1, step) for a, b in zip(src, dst, strict=True))
+    return net, g
+
+
+def test_places_on_edges_and_offsets() -> None:
+    net, g = lattice()
+    e_s, e_t = 4, 37
+    s = snap_points(net, [place_on_edge(net, e_s, 0.25, 12.0)])
+    t = snap_points(net, [place_on_edge(net, e_t, 0.6, 7.0)])
+    assert (s.edge[0], t.edge[0]) == (e_s, e_t)
+    assert s.offset[0] == pytest.approx(12.0, abs=1e-6) and t.offset[0] == pytest.approx(7.0, abs=1e-6)
+    got = nearest(net, s, t).distance[0]
+    # by hand: from the source's snap point to either end, the graph, then into the target's edge
+    ls, lt = net.edge_length[e_s], net.edge_length[e_t]
+    ends_s = {int(net.edge_u[e_s]): 0.25 * ls, int(net.edge_v[e_s]): 0.75 * ls}
+    ends_t = {int(net.edge_u[e_t]): 0.6 * lt, int(net.edge_v[e_t]): 0.4 * lt}
+    best = min(ds + nx.dijkstra_path_length(g, a, b) + dt for a, ds in ends_s.items() for b, dt in ends_t.items())
+    assert got == pytest.approx(best + 19.0, rel=1e-9)
+
+
+def test_same_edge_walks_straight_along_it() -> None:
+    net, _ = lattice()
+    e = 10
+    pts = [place_on_edge(net, e, 0.2, 3.0), place_on_edge(net, e, 0.7, 4.0)]
+    snaps = snap_points(net, pts)
+    d = distance_matrix(net, snaps)
+    assert d[0, 1] == pytest.approx(0.5 * net.edge_length[e] + 7.0, rel=1e-9)
+    length, line = path_between(net, snaps, 0, 1)
+    assert length == pytest.approx(d[0, 1])
+    assert line.length == pytest.approx(0.5 * net.edge_length[e], rel=1e-6)
+
+
+def test_parallel_edges_take_the_minimum_not_the_sum() -> None:
+    ids, xy = [1, 2], np.array([[0.0, 0.0], [100.0, 0.0]])
+    net = StreetNetwork.from_arrays(ids, xy, [1, 1, 2], [2, 2, 1], [100.0, 140.0, 120.0], crs=CRS)
+    a, b = snap_points(net, [shapely.Point(0, 0)]), snap_points(net, [shapely.Point(100, 0)])
+    assert nearest(net, a, b).distance[0] == pytest.approx(100.0)
+
+
+def test_islands_are_numbered_and_unreachable() -> None:
+    ids = [1, 2, 3, 4, 5]
+    xy = np.array([[0, 0], [100, 0], [200, 0], [5000, 0], [5100, 0]], dtype=float)
+    net = StreetNetwork.from_arrays(ids, xy, [1, 2, 4], [2, 3, 5], [100.0, 100.0, 100.0], crs=CRS)
+    assert list(net.component) == [0, 0, 0, 1, 1]
+    src = snap_points(net, [shapely.Point(0, 5)])
+    tgt = snap_points(net, [shapely.Point(150, 5), shapely.Point(5050, 5)])
+    got = nearest(net, src, tgt)
+    assert np.isfinite(got.distance[0]) and got.source[0] == 0
+    assert np.isinf(got.distance[1]) and got.source[1] == -1
+    assert net.edge_component[tgt.edge].tolist() == [0, 1]
+
+
+def test_limit_cuts_the_search() -> None:
+    net, _ = random_network(2)
+    s = snap_points(net, shapely.points(net.xy[:1]))
+    t = snap_points(net, shapely.points(net.xy))
+    full = nearest(net, s, t).distance
+    cut = nearest(net, s, t, limit=300.0).distance
+    assert np.all(cut[full <= 300.0] == full[full <= 300.0])
+    assert np.all(np.isinf(cut[full > 300.0]))
+
+
+def test_paths_are_connected_walks_of_the_stated_length() -> None:
+    net, _ = lattice()
+    rng = np.random.default_rng(9)
+    edges = rng.choice(net.n_edges, 6, replace=False)
+    snaps = snap_points(net, [place_on_edge(net, int(e), float(rng.uniform(0.1, 0.9)), 0.0) for e in edges])
+    d = distance_matrix(net, snaps)
+    for i, j in itertools.permutations(range(6), 2):
+        if not np.isfinite(d[i, j]):
+            continue
+        length, line = path_between(net, snaps, i, j)
+        assert length == pytest.approx(d[i, j], rel=1e-9)
+        # straight-line edges: the drawn walk is as long as the distance (offsets are zero here)
+        assert line.length == pytest.approx(d[i, j], rel=1e-6)
+        assert line.coords[0] == pytest.approx(snaps.point[i].coords[0])
+        assert line.coords[-1] == pytest.approx(snaps.point[j].coords[0])
+    assert np.allclose(d, d.T)
+
+
+def test_buildings_use_a_door_on_the_outline_else_the_nearest_footprint_point() -> None:
+    ids, xy = [1, 2], np.array([[0.0, 0.0], [200.0, 0.0]])
+    net = StreetNetwork.from_arrays(ids, xy, [1], [2], [200.0], crs=CRS)
+    box = shapely.box(50, 20, 90, 60)
+    door = shapely.Point(90, 40)  # on the east wall
+    inside = shapely.Point(70, 40)  # a point-on-surface placeholder
+    snaps, used = snap_buildings(net, np.array([box, box]), np.array([door, inside]))
+    assert used.tolist() == [True, False]
+    assert snaps.offset.tolist() == pytest.approx([40.0, 20.0])
+    assert snaps.along[0] == pytest.approx(90.0, abs=1e-6)
+    assert 50.0 - 1e-6 <= snaps.along[1] <= 90.0 + 1e-6  # any point of the south wall is nearest
