@@ -185,6 +185,23 @@ class StreetNetwork:
         series = geoms.geometry if isinstance(geoms, gpd.GeoDataFrame) else geoms
         return np.asarray(series.to_crs(self.crs).values, dtype=object)
 
+    def subnetwork(self, keep_nodes: np.ndarray) -> StreetNetwork:
+        """The network induced by the nodes where ``keep_nodes`` is True (edges with both ends kept)."""
+        keep_nodes = np.asarray(keep_nodes, dtype=bool)
+        on = keep_nodes[self.edge_u] & keep_nodes[self.edge_v]
+        return StreetNetwork.from_arrays(
+            self.node_ids[keep_nodes], self.xy[keep_nodes], self.node_ids[self.edge_u[on]],
+            self.node_ids[self.edge_v[on]], self.edge_length[on], crs=self.crs, edge_ids=self.edge_ids[on],
+            edge_lines=self.edge_lines[on],
+        )
+
+    def around(self, area: shapely.Geometry, margin_m: float) -> StreetNetwork:
+        """The part of the network within ``margin_m`` metres of ``area`` (metric CRS): enough street
+        around a grid to route inside and along it without the whole district's graph."""
+        zone = shapely.buffer(area, margin_m)
+        shapely.prepare(zone)
+        return self.subnetwork(shapely.contains_xy(zone, self.xy[:, 0], self.xy[:, 1]))
+
     def edge_between(self, a: int, b: int) -> int:
         """The position of the (shortest) edge joining node positions ``a`` and ``b``."""
         lo, hi = self.csr.indptr[a], self.csr.indptr[a + 1]
