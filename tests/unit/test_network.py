@@ -174,7 +174,7 @@ def test_buildings_use_a_door_on_the_outline_else_the_nearest_footprint_point() 
 
 def test_subnetwork_around_an_area_keeps_ids_and_lengths() -> None:
     net, _ = lattice(n=8)
-    sub = net.around(shapely.box(0, 0, 250, 250), 60.0)
+    sub = net.around(shapely.box(0, 0, 250, 250), 80.0)
     assert set(sub.node_ids.tolist()) == {j * 8 + i + 1 for j in range(4) for i in range(4)}
     assert sub.n_edges == 24 and np.all(sub.edge_length == 100.0)
     assert set(sub.edge_ids.tolist()) <= set(net.edge_ids.tolist())
