@@ -5,7 +5,7 @@ Wire both into the app's lifespan (``api/main.py``)::
     async with incident_background(app):
         yield
 
-:func:`start_tick_loop` runs :func:`layers.incidents.tick` every ``GISGRID_INCIDENTS_TICK_SECONDS``
+:func:`start_tick_loop` runs :func:`layers.incidents.lifecycle.tick` every ``GISGRID_INCIDENTS_TICK_SECONDS``
 (default 60; 0 disables it; never in ``environment='test'``) in a worker thread, so a slow tick never
 blocks the event loop; :func:`stop_background` cancels it and closes the intake pool that
 :func:`intake_pool` opened on first use.
@@ -21,10 +21,10 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from layers.db import service_url
-from layers.incidents import IncidentSettings, IntakeBatcher
+from layers.incidents.batcher import IntakeBatcher, create_intake_pool
+from layers.settings import IncidentSettings
 
 log = logging.getLogger("gisgrid.api.background")
 
@@ -38,22 +38,6 @@ def incident_settings(app: FastAPI) -> IncidentSettings:
     return found
 
 
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg2://…``) as a libpq DSN asyncpg accepts."""
-    url = make_url(sqlalchemy_url).set(drivername="postgresql")
-    url = url.difference_update_query(["connect_timeout"])
-    return url.render_as_string(hide_password=False)
-
-
-async def _keep_session(conn: Any) -> None:
-    """The pool's reset on release: nothing beyond asyncpg's own (which rolls back an open transaction).
-
-    The default runs ``RESET ALL; CLOSE ALL; UNLISTEN *; pg_advisory_unlock_all()`` — one more round
-    trip per request — but intake sets no session state, opens no cursor, listens to nothing and takes
-    no advisory lock.
-    """
-
-
 async def intake_pool(app: FastAPI) -> Any:
     """The app's asyncpg pool for the intake hot path, opened on first use (one per event loop)."""
     pool = getattr(app.state, "incident_pool", None)
@@ -65,27 +49,14 @@ async def intake_pool(app: FastAPI) -> Any:
     async with lock:
         pool = getattr(app.state, "incident_pool", None)
         if pool is None:
-            import asyncpg
-
             settings = app.state.settings
-            pool = await asyncpg.create_pool(
-                asyncpg_dsn(service_url(settings)),
-                min_size=1,
-                max_size=settings.db_pool_size,
-                timeout=5,
-                command_timeout=30,
-                # intake is one large statement: planning it per call (a custom plan, ~1 ms) would cost as
-                # much as running it; its plan's shape does not hang on statistics, so the generic plan
-                # is as good even when made on an empty table (layers/incidents.py INTAKE_SQL)
-                server_settings={"plan_cache_mode": "force_generic_plan"},
-                reset=_keep_session,
-            )
+            pool = await create_intake_pool(service_url(settings), settings.db_pool_size)
             app.state.incident_pool = pool
     return pool
 
 
 async def intake_batcher(app: FastAPI) -> IntakeBatcher:
-    """The app's :class:`~layers.incidents.IntakeBatcher` on the intake pool (one per event loop)."""
+    """The app's :class:`~layers.incidents.batcher.IntakeBatcher` on the intake pool (one per event loop)."""
     batcher: IntakeBatcher | None = getattr(app.state, "intake_batcher", None)
     pool = await intake_pool(app)
     if batcher is None or batcher.pool is not pool:
@@ -99,7 +70,7 @@ async def intake_batcher(app: FastAPI) -> IntakeBatcher:
 
 async def _loop(app: FastAPI, seconds: float) -> None:
     from layers.db import transaction
-    from layers.incidents import tick
+    from layers.incidents.lifecycle import tick
 
     def run_once() -> dict[str, Any]:
         with transaction(app.state.sessionmaker) as session:

@@ -1,5 +1,5 @@
 """Case-handling KPIs from PostGIS: read a scope and period of ``incident`` / ``incident_event``, hand them to
-the pure core :func:`gisgrid.kpi.compute_kpis` / :func:`gisgrid.kpi.rollup` (definitions in
+the pure core :func:`gisgrid.incidents.kpi.compute_kpis` / :func:`gisgrid.incidents.kpi.rollup` (definitions in
 ``docs/incidents.md``, "KPIs").
 
 What is read
@@ -34,9 +34,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gisgrid import kpi
 from gisgrid.codes import CHINA_TZ_NAME, scope_prefix
 from gisgrid.errors import InvalidInputError
+from gisgrid.incidents import kpi
 
 __all__ = [
     "KPI_EVENT_ACTIONS",
@@ -139,7 +139,7 @@ def load_frames(
     """The incidents reported in ``[start, end)`` inside ``scope_code`` and their KPI events.
 
     Dates are whole days in Asia/Shanghai (``end`` exclusive: pass the day after the last one).
-    Returns ``(incidents, events)`` with the columns :func:`gisgrid.kpi.compute_kpis` reads, the
+    Returns ``(incidents, events)`` with the columns :func:`gisgrid.incidents.kpi.compute_kpis` reads, the
     datetimes timezone-aware.
     """
     conditions, params = _scope_and_period(scope_code, start, end)

@@ -9,7 +9,7 @@ incident heat map page.
 Who: ``leader``, ``dispatcher`` and ``admin``. Everyone but admins sees only their area
 (``scope_area``): the cases whose grid / community / street lies inside it.
 
-The figures are those of :func:`gisgrid.kpi.compute_kpis` (definitions in ``docs/incidents.md``,
+The figures are those of :func:`gisgrid.incidents.kpi.compute_kpis` (definitions in ``docs/incidents.md``,
 "KPIs"): a cohort view by report date, so a case reported in March counts in March even when it
 closed in April; counts and sums of the groups add up to the totals; rates are recomputed from
 counts (null when the denominator is 0). ``from`` and ``to`` are whole days in Asia/Shanghai, both

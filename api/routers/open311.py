@@ -38,7 +38,7 @@ Mapping onto the model
   ``cgcs2000``) accepts what Chinese map SDKs and WeChat mini-programs return. ``media_url`` becomes
   the photo, ``first_name``/``last_name``/``phone``/``email`` the reporter contact (at most 100
   characters), the source is ``app``. Intake — grid assignment, routing, deadline — is
-  :func:`layers.incidents.intake`, the same flow as the incident API.
+  :func:`layers.incidents.intake.intake`, the same flow as the incident API.
 
 API keys
 --------
@@ -90,9 +90,9 @@ from gisgrid.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from gisgrid.incidents import Actor
-from layers import incidents as incident_flows
+from gisgrid.incidents.states import Actor
 from layers.geojson import department_condition
+from layers.incidents.intake import intake
 from layers.kpis import AREA_JOINS, scope_condition
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -452,7 +452,7 @@ def _idempotency_key(user: CurrentUser, fields: Mapping[str, Any], header: str |
 
 
 def intake_data(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The Open311 form as the ``data`` of :func:`layers.incidents.intake`."""
+    """The Open311 form as the ``data`` of :func:`layers.incidents.intake.intake`."""
     code = _text(fields, "service_code")
     if not code:
         raise InvalidInputError("service_code is required", field="service_code", rule="required")
@@ -516,7 +516,7 @@ def create_request(
             department_id=user.department_id,
             scope_code=_scope(user),
         )
-        result = incident_flows.intake(
+        result = intake(
             session, data, actor=actor, idempotency_key=_idempotency_key(user, fields, idempotency_key)
         )
     except GisgridError as exc:  # raised before anything is written
