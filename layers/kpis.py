@@ -70,15 +70,7 @@ def scope_condition(scope_code: str | None, *, param: str = "scope_prefix") -> t
     """
     if scope_code is None:
         return "TRUE", {}
-    if not (scope_code.isdigit() and len(scope_code) in (12, 15)):
-        raise InvalidInputError(
-            "a scope is a 12-digit area code or a 15-digit grid code",
-            field="scope",
-            feature=scope_code,
-            rule="area code",
-        )
-    prefix = scope_prefix(scope_code)
-    return f"{AREA_CODE_SQL} LIKE :{param}", {param: prefix + "%"}
+    return f"{AREA_CODE_SQL} LIKE :{param}", {param: scope_prefix(scope_code, field="scope") + "%"}
 
 
 def _aware(value: dt.datetime | dt.date | None, name: str) -> dt.datetime | None:

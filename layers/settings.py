@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
+    # GISGRID_INCIDENTS_*, read from the environment when these settings are
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET:

@@ -8,8 +8,9 @@ trip in autocommit: where the point lies and who handles it come from reference 
 (:mod:`layers.placement`), the core decides the case (:func:`gisgrid.incidents.intake.decide`), and
 :data:`layers.incidents.intake.INTAKE_SQL` checks that data is current, loads the reporter, finds
 possible duplicates and writes the incident and its event in one statement — for all the reports that
-arrived meanwhile (:class:`layers.incidents.batcher.IntakeBatcher`).
-The other endpoints are ordinary ``def`` endpoints on the request session.
+arrived meanwhile (:class:`layers.incidents.batcher.IntakeBatcher`, from the app's
+:func:`api.deps.incident_runtime`). The other endpoints are ordinary ``def`` endpoints on the request
+session.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from fastapi.responses import Response
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
-from api.background import incident_settings, intake_batcher
-from api.deps import AdminDep, CurrentUser, IncidentReaderDep, SessionDep
+from api.deps import AdminDep, IncidentReaderDep, SessionDep, actor_of, incident_runtime
 from api.schemas import ErrorResponse
 from api.security import decode_access_token
 from gisgrid import vocab
 from gisgrid.errors import AuthenticationError, InvalidInputError
 from gisgrid.incidents.intake import MAX_DESCRIPTION, MAX_PHOTOS
-from gisgrid.incidents.states import Action, Actor
+from gisgrid.incidents.states import Action
 from layers.incidents import lifecycle
 from layers.incidents.intake import intake_async
 
@@ -69,11 +69,6 @@ class ActionBody(BaseModel):
 class MergeBody(BaseModel):
     merge_ids: list[int] = Field(min_length=1)
     note: str = ""
-
-
-def actor_of(user: CurrentUser) -> Actor:
-    return Actor(role=user.role, user_id=user.id, staff_id=user.staff_id, department_id=user.department_id,
-                 scope_code=None if user.role == "admin" else user.scope_area_code)
 
 
 _BODY_SCHEMA = IncidentCreate.model_json_schema()
@@ -123,11 +118,10 @@ async def create_incident(request: Request) -> Response:
         raise InvalidInputError("the Idempotency-Key header and the idempotency_key field differ",
                                 field="idempotency_key", rule="one key")
     key = idempotency_key or body_key
-    batcher = await intake_batcher(request.app)
-    options = incident_settings(request.app).options()
+    runtime = incident_runtime(request)
     # written with the reports arriving meanwhile, in one statement that also loads the reporter
     result = await intake_async(None, data, username=claims.username, idempotency_key=key,
-                                options=options, batcher=batcher)
+                                options=runtime.options, batcher=await runtime.batcher())
     # the body is JSON text already (layers/incidents/intake.py builds it around the statement's answer)
     return Response(result.body, status_code=201 if result.created else 200, media_type="application/json")
 

@@ -30,7 +30,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.routing import NoMatchFound
 
-from api.deps import CurrentUser, SessionDep, require_roles
+from api.deps import CurrentUser, SessionDep, require_roles, scope_of
 from api.schemas import ErrorResponse
 from gisgrid.codes import CHINA_TZ
 from gisgrid.maps import Basemap, Language, build_incident_heatmap, render_html
@@ -62,11 +62,6 @@ FromQuery = Annotated[
     dt.date | None, Query(alias="from", description="first day (Asia/Shanghai), default 365 days ago")
 ]
 ToQuery = Annotated[dt.date | None, Query(alias="to", description="last day, included; default today")]
-
-
-def scope_of(user: CurrentUser) -> str | None:
-    """The area code a user's figures are limited to; admins (and unscoped users) see everything."""
-    return None if user.role == "admin" else user.scope_area_code
 
 
 def window(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:

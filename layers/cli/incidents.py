@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from gisgrid.errors import GisgridError, InvalidInputError
-from layers.cli.common import JsonOpt, console, emit, fail, session_factory
+from layers.cli.common import JsonOpt, console, emit, fail, session_factory, settings
 
 incidents_app = typer.Typer(help="Report incidents from files and run the deadline tick.", no_args_is_help=True)
 
@@ -31,11 +31,10 @@ def import_command(
     from gisgrid.readers import read_layer
     from layers.db import transaction
     from layers.incidents.intake import intake
-    from layers.settings import IncidentSettings
 
     try:
         gdf = read_layer(file, kind="incidents", crs=crs)
-        options = IncidentSettings().options()
+        options = settings().incidents.options()
         created = replayed = flagged = 0
         rows: list[dict[str, Any]] = []
         with transaction(session_factory()) as session:
