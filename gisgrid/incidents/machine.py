@@ -88,6 +88,7 @@ __all__ = [
     "transition",
 ]
 
+
 def overdue_whistles(state: IncidentState, now: dt.datetime) -> tuple[Whistle, ...]:
     """Whistles still waiting for their department after their due time."""
     aware(now, "now")
@@ -128,7 +129,7 @@ def _guard(state: IncidentState, action: Action, at: dt.datetime | None, policy:
 def legal_actions(
     state: IncidentState, *, at: dt.datetime | None = None, policy: Policy = DEFAULT_POLICY
 ) -> list[Action]:
-    """Actions the state allows, whoever acts, in :class:`Action` order.
+    """Actions the state allows, whoever acts, in :class:`~gisgrid.incidents.states.Action` order.
 
     Time guards (backlog, overdue whistles) need ``at``; without it they are taken as met.
     """
@@ -233,7 +234,7 @@ def transition(
         Free text for the event; required for ``reject``, ``fail_verification``, ``reopen`` and
         ``backlog`` (the reason).
     policy
-        The configurable numbers (:class:`Policy`).
+        The configurable numbers (:class:`~gisgrid.incidents.states.Policy`).
     **params
         What the action takes (anything else is an error):
 

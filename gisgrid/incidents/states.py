@@ -47,7 +47,7 @@ __all__ = [
 class Action(enum.StrEnum):
     """Everything that can happen to a case; the value is what ``incident_event.action`` stores."""
 
-    REPORT = "report"  # 上报 — creates the case (see :func:`report`), never a transition
+    REPORT = "report"  # 上报 — creates the case (see :func:`gisgrid.incidents.machine.report`), never a transition
     REGISTER = "register"  # 立案
     REJECT = "reject"  # 不予立案
     DISPATCH = "dispatch"  # 派遣
@@ -357,12 +357,13 @@ class IncidentState:
 
 @dataclass(frozen=True)
 class Transition:
-    """The outcome of :func:`transition`: the state before and after, and the event row to insert.
+    """The outcome of :func:`~gisgrid.incidents.machine.transition` (or ``report``): the state before and
+    after, and the event row to insert.
 
     ``event`` has the ``incident_event`` columns: ``incident_id, action, from_status, to_status,
-    actor_user_id, actor_staff_id, at, note, data``; ``data`` is JSON-ready (ISO datetimes) and always
-    holds ``actor_role``, plus what the action changed (``level``, ``deadline_at``, ``assignee_*``,
-    ``satisfaction``, ``whistles``, ``arrival_minutes``, …).
+    actor_user_id, actor_staff_id, at, note, data``; ``data`` is JSON-ready (ISO datetimes) and holds
+    ``actor_role`` (but for ``report(actor=None)``, whose writer adds it), plus what the action changed
+    (``level``, ``deadline_at``, ``assignee_*``, ``satisfaction``, ``whistles``, ``arrival_minutes``, …).
     """
 
     before: IncidentState | None

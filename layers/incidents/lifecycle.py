@@ -128,7 +128,7 @@ def apply_action(
     Raises
     ------
     NotFoundError, PermissionDeniedError, ConflictError, InvalidInputError
-        As :func:`gisgrid.incidents.transition` does; 409's ``details['allowed']`` lists the actions
+        As :func:`gisgrid.incidents.machine.transition` does; 409's ``details['allowed']`` lists the actions
         the actor may take.
     """
     at = aware_time(now, "now") if now is not None else dt.datetime.now(dt.UTC)
