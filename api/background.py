@@ -1,14 +1,14 @@
-"""What the incident endpoints run beside requests: the scheduled tick loop and the asyncpg pool.
+"""What the incident endpoints keep for the app's life: the intake writer and the scheduled tick loop.
 
-Wire both into the app's lifespan (``api/main.py``)::
+The lifespan (``api/main.py``) enters :func:`incident_background`, which puts an
+:class:`IncidentRuntime` on ``app.state.incidents`` — the routers reach it through
+:func:`api.deps.incident_runtime`, never by importing this module — and starts the tick loop.
 
-    async with incident_background(app):
-        yield
-
-:func:`start_tick_loop` runs :func:`layers.incidents.tick` every ``GISGRID_INCIDENTS_TICK_SECONDS``
-(default 60; 0 disables it; never in ``environment='test'``) in a worker thread, so a slow tick never
-blocks the event loop; :func:`stop_background` cancels it and closes the intake pool that
-:func:`intake_pool` opened on first use.
+* :meth:`IncidentRuntime.batcher` — the :class:`~layers.incidents.batcher.IntakeBatcher` on an asyncpg
+  pool, opened on first use (an app starts, and answers ``/healthz``, with the database down);
+* the tick loop runs :func:`layers.incidents.lifecycle.tick` every ``GISGRID_INCIDENTS_TICK_SECONDS``
+  (default 60; 0 disables it; never in ``environment='test'``) in a worker thread, so a slow tick never
+  blocks the event loop. Leaving the lifespan cancels it and closes the pool.
 """
 
 from __future__ import annotations
@@ -21,85 +21,50 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from layers.db import service_url
-from layers.incidents import IncidentSettings, IntakeBatcher
+from layers.incidents.batcher import IntakeBatcher, create_intake_pool
+from layers.settings import Settings
 
 log = logging.getLogger("gisgrid.api.background")
 
 
-def incident_settings(app: FastAPI) -> IncidentSettings:
-    """``GISGRID_INCIDENTS_*``, read once per app."""
-    found: IncidentSettings | None = getattr(app.state, "incident_settings", None)
-    if found is None:
-        found = IncidentSettings()
-        app.state.incident_settings = found
-    return found
+class IncidentRuntime:
+    """The app's incident settings (read once, with the app's :class:`~layers.settings.Settings`), the
+    intake options made from them, and the intake pool and batcher."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.app_settings = settings
+        self.settings = settings.incidents
+        self.options = self.settings.options()
+        self._batcher: IntakeBatcher | None = None
+        self._lock: asyncio.Lock | None = None
 
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg2://…``) as a libpq DSN asyncpg accepts."""
-    url = make_url(sqlalchemy_url).set(drivername="postgresql")
-    url = url.difference_update_query(["connect_timeout"])
-    return url.render_as_string(hide_password=False)
+    async def batcher(self) -> IntakeBatcher:
+        """The intake batcher on the intake pool, both made on first use."""
+        if self._batcher is not None:
+            return self._batcher
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._batcher is None:
+                size = self.app_settings.db_pool_size
+                pool = await create_intake_pool(service_url(self.app_settings), size)
+                # leave the pool a connection beside the statements, for reference loads and key look-ups
+                streams = max(1, min(self.settings.intake_streams, size - 1))
+                self._batcher = IntakeBatcher(pool, max_batch=self.settings.intake_batch, streams=streams)
+        return self._batcher
 
-
-async def _keep_session(conn: Any) -> None:
-    """The pool's reset on release: nothing beyond asyncpg's own (which rolls back an open transaction).
-
-    The default runs ``RESET ALL; CLOSE ALL; UNLISTEN *; pg_advisory_unlock_all()`` — one more round
-    trip per request — but intake sets no session state, opens no cursor, listens to nothing and takes
-    no advisory lock.
-    """
-
-
-async def intake_pool(app: FastAPI) -> Any:
-    """The app's asyncpg pool for the intake hot path, opened on first use (one per event loop)."""
-    pool = getattr(app.state, "incident_pool", None)
-    if pool is not None:
-        return pool
-    lock: asyncio.Lock | None = getattr(app.state, "incident_pool_lock", None)
-    if lock is None:
-        lock = app.state.incident_pool_lock = asyncio.Lock()
-    async with lock:
-        pool = getattr(app.state, "incident_pool", None)
-        if pool is None:
-            import asyncpg
-
-            settings = app.state.settings
-            pool = await asyncpg.create_pool(
-                asyncpg_dsn(service_url(settings)),
-                min_size=1,
-                max_size=settings.db_pool_size,
-                timeout=5,
-                command_timeout=30,
-                # intake is one large statement: planning it per call (a custom plan, ~1 ms) would cost as
-                # much as running it; its plan's shape does not hang on statistics, so the generic plan
-                # is as good even when made on an empty table (layers/incidents.py INTAKE_SQL)
-                server_settings={"plan_cache_mode": "force_generic_plan"},
-                reset=_keep_session,
-            )
-            app.state.incident_pool = pool
-    return pool
-
-
-async def intake_batcher(app: FastAPI) -> IntakeBatcher:
-    """The app's :class:`~layers.incidents.IntakeBatcher` on the intake pool (one per event loop)."""
-    batcher: IntakeBatcher | None = getattr(app.state, "intake_batcher", None)
-    pool = await intake_pool(app)
-    if batcher is None or batcher.pool is not pool:
-        settings = incident_settings(app)
-        # leave the pool a connection beside the statements, for reference loads and key look-ups
-        streams = max(1, min(settings.intake_streams, app.state.settings.db_pool_size - 1))
-        batcher = IntakeBatcher(pool, max_batch=settings.intake_batch, streams=streams)
-        app.state.intake_batcher = batcher
-    return batcher
+    async def close(self) -> None:
+        """Close the intake pool (safe when it was never opened)."""
+        batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            await batcher.pool.close()
 
 
 async def _loop(app: FastAPI, seconds: float) -> None:
     from layers.db import transaction
-    from layers.incidents import tick
+    from layers.incidents.lifecycle import tick
 
     def run_once() -> dict[str, Any]:
         with transaction(app.state.sessionmaker) as session:
@@ -115,35 +80,26 @@ async def _loop(app: FastAPI, seconds: float) -> None:
             log.exception("incident tick failed")
 
 
-def start_tick_loop(app: FastAPI) -> asyncio.Task[None] | None:
-    """Start the scheduled tick as a task of the running loop; None when disabled (tests, interval 0)."""
-    seconds = incident_settings(app).tick_seconds
-    if seconds <= 0 or app.state.settings.environment == "test":
+def _start_tick_loop(app: FastAPI, runtime: IncidentRuntime) -> asyncio.Task[None] | None:
+    """The scheduled tick as a task of the running loop; None when disabled (tests, interval 0)."""
+    seconds = runtime.settings.tick_seconds
+    if seconds <= 0 or runtime.app_settings.environment == "test":
         return None
-    task = asyncio.get_running_loop().create_task(_loop(app, seconds), name="gisgrid-incident-tick")
-    app.state.incident_tick_task = task
-    return task
-
-
-async def stop_background(app: FastAPI) -> None:
-    """Cancel the tick loop and close the intake pool (safe to call when neither was started)."""
-    task: asyncio.Task[None] | None = getattr(app.state, "incident_tick_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        app.state.incident_tick_task = None
-    pool = getattr(app.state, "incident_pool", None)
-    if pool is not None:
-        app.state.incident_pool = None
-        await pool.close()
+    return asyncio.get_running_loop().create_task(_loop(app, seconds), name="gisgrid-incident-tick")
 
 
 @contextlib.asynccontextmanager
-async def incident_background(app: FastAPI) -> AsyncIterator[None]:
-    """Start the tick loop, and on the way out stop it and close the intake pool."""
-    start_tick_loop(app)
+async def incident_background(app: FastAPI) -> AsyncIterator[IncidentRuntime]:
+    """``app.state.incidents`` and the tick loop for the app's life; on the way out the loop is
+    cancelled and the intake pool closed."""
+    runtime = app.state.incidents = IncidentRuntime(app.state.settings)
+    task = _start_tick_loop(app, runtime)
     try:
-        yield
+        yield runtime
     finally:
-        await stop_background(app)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await runtime.close()
+        del app.state.incidents

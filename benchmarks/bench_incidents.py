@@ -6,9 +6,10 @@ grid rows, so the grids here are the community polygons cut by a regular 0.003°
 255 m × 333 m) and clipped to each community — documented, deterministic, and polygon counts of the
 same order as a real district's. Three ways, each in a fresh process:
 
-* **ours** — :func:`layers.incidents.assign_bulk`: read every grid version once from PostGIS, one
-  shapely STRtree query ``predicate='covered_by'`` (as ``ST_Covers``), drop versions not valid at the
-  report time, lowest id wins. Timed from the database read on; split into read / tree / query / pick.
+* **ours** — :func:`layers.incidents.bulk.assign_bulk`: read every grid version once from PostGIS into
+  a :class:`gisgrid.grids.locate.GridLocator` (the locator intake uses too), one shapely STRtree query
+  ``predicate='covered_by'`` (as ``ST_Covers``), drop versions not valid at the report time, lowest id
+  wins. Timed from the database read on; split into read / tree / query / pick.
 * **geopandas.sjoin** — ``sjoin(points, grids, predicate='within')`` on the same frames already in memory.
 * **PostGIS** — the set-based ``UPDATE bench_points SET grid_id = g.id FROM grid g WHERE ST_Covers …``
   over the same points COPYed into a table with a GiST index (COPY and index outside the timing).
@@ -157,23 +158,23 @@ def assign(url: str, method: str, n: int) -> dict[str, Any]:
     if method == "ours":
         import shapely
 
-        from layers.incidents import GridIndex, assign_bulk
+        from layers.incidents.bulk import assign_bulk, load_locator
 
         eng = _engine(url)
         t0 = time.perf_counter()
-        index = GridIndex.load(eng)
+        locator = load_locator(eng)
         t1 = time.perf_counter()
         # the same query split into its phases, for "where the time goes"
-        tree = shapely.STRtree(index.tree.geometries)
+        tree = shapely.STRtree(locator.geoms)
         t2 = time.perf_counter()
         pi, gi = tree.query(pts.geometry.values, predicate="covered_by")
         t3 = time.perf_counter()
         phases = {"read_grids_s": t1 - t0, "build_tree_s": t2 - t1, "query_s": t3 - t2}
         t4 = time.perf_counter()
-        got = assign_bulk(index, pts)
+        got = assign_bulk(locator, pts)  # builds the locator's own tree: as the phase above
         t5 = time.perf_counter()
         phases["pick_versions_s"] = max(t5 - t4 - phases["query_s"] - phases["build_tree_s"], 0.0)
-        seconds = (t1 - t0) + (t5 - t4)  # read + full assign_bulk on the loaded index
+        seconds = (t1 - t0) + (t5 - t4)  # read + full assign_bulk on the loaded grids
         assigned = int((got >= 0).sum())
         del pi, gi
         eng.dispose()

@@ -1,5 +1,5 @@
 """Case-handling KPIs from PostGIS: read a scope and period of ``incident`` / ``incident_event``, hand them to
-the pure core :func:`gisgrid.kpi.compute_kpis` / :func:`gisgrid.kpi.rollup` (definitions in
+the pure core :func:`gisgrid.incidents.kpi.compute_kpis` / :func:`gisgrid.incidents.kpi.rollup` (definitions in
 ``docs/incidents.md``, "KPIs").
 
 What is read
@@ -34,9 +34,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gisgrid import kpi
 from gisgrid.codes import CHINA_TZ_NAME, scope_prefix
 from gisgrid.errors import InvalidInputError
+from gisgrid.incidents import kpi
 
 __all__ = [
     "KPI_EVENT_ACTIONS",
@@ -70,15 +70,7 @@ def scope_condition(scope_code: str | None, *, param: str = "scope_prefix") -> t
     """
     if scope_code is None:
         return "TRUE", {}
-    if not (scope_code.isdigit() and len(scope_code) in (12, 15)):
-        raise InvalidInputError(
-            "a scope is a 12-digit area code or a 15-digit grid code",
-            field="scope",
-            feature=scope_code,
-            rule="area code",
-        )
-    prefix = scope_prefix(scope_code)
-    return f"{AREA_CODE_SQL} LIKE :{param}", {param: prefix + "%"}
+    return f"{AREA_CODE_SQL} LIKE :{param}", {param: scope_prefix(scope_code, field="scope") + "%"}
 
 
 def _aware(value: dt.datetime | dt.date | None, name: str) -> dt.datetime | None:
@@ -139,7 +131,7 @@ def load_frames(
     """The incidents reported in ``[start, end)`` inside ``scope_code`` and their KPI events.
 
     Dates are whole days in Asia/Shanghai (``end`` exclusive: pass the day after the last one).
-    Returns ``(incidents, events)`` with the columns :func:`gisgrid.kpi.compute_kpis` reads, the
+    Returns ``(incidents, events)`` with the columns :func:`gisgrid.incidents.kpi.compute_kpis` reads, the
     datetimes timezone-aware.
     """
     conditions, params = _scope_and_period(scope_code, start, end)

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from gisgrid.incidents.intake import IntakeOptions
+
 DEV_SECRET = "dev-only-secret-change-me-it-is-public"  # refused in production; 32+ bytes for HS256
+
+
+class IncidentSettings(BaseSettings):
+    """``GISGRID_INCIDENTS_*`` — the numbers of intake and the scheduled job (local practice)."""
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_INCIDENTS_", extra="ignore")
+
+    boundary_m: float = Field(5.0, ge=0, le=100, description="flag reports this close to a grid boundary")
+    duplicate_m: float = Field(100.0, gt=0, le=5000, description="radius for possible duplicates")
+    duplicate_hours: float = Field(72.0, gt=0, le=24 * 90, description="time window for possible duplicates")
+    tick_seconds: float = Field(60.0, ge=0, description="API background tick interval; 0 disables it")
+    intake_batch: int = Field(32, ge=1, le=500, description="most reports the API writes in one statement")
+    intake_streams: int = Field(2, ge=1, le=64, description="intake statements the API runs at once (≤ pool size)")
+
+    def options(self) -> IntakeOptions:
+        """The core's intake options from these settings."""
+        # imported here: the intake core pulls in geopandas (through gisgrid.crs), and every command
+        # of the CLI reads the settings
+        from gisgrid.incidents.intake import IntakeOptions
+
+        return IntakeOptions(self.boundary_m, self.duplicate_m, self.duplicate_hours)
 
 
 class Settings(BaseSettings):
@@ -39,6 +63,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+
+    # GISGRID_INCIDENTS_*, read from the environment when these settings are
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

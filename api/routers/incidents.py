@@ -5,10 +5,12 @@ a thread hop and a pool checkout per request, which is where a plain FastAPI + p
 loses half its throughput (a point-in-polygon lookup plus one insert: ~2,900 req/s with asyncpg, one
 worker, pool 8, against ~1,600 with psycopg2 and sync endpoints, measured on a 2-core machine). Intake is one round
 trip in autocommit: where the point lies and who handles it come from reference data in memory
-(:mod:`layers.placement`), and :data:`layers.incidents.INTAKE_SQL` checks that data is current,
-loads the reporter, finds possible duplicates and writes the incident and its event in one
-statement — for all the reports that arrived meanwhile (:class:`layers.incidents.IntakeBatcher`).
-The other endpoints are ordinary ``def`` endpoints on the request session.
+(:mod:`layers.placement`), the core decides the case (:func:`gisgrid.incidents.intake.decide`), and
+:data:`layers.incidents.intake.INTAKE_SQL` checks that data is current, loads the reporter, finds
+possible duplicates and writes the incident and its event in one statement — for all the reports that
+arrived meanwhile (:class:`layers.incidents.batcher.IntakeBatcher`, from the app's
+:func:`api.deps.incident_runtime`). The other endpoints are ordinary ``def`` endpoints on the request
+session.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ from fastapi.responses import Response
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
-from api.background import incident_settings, intake_batcher
-from api.deps import AdminDep, CurrentUser, IncidentReaderDep, SessionDep
+from api.deps import AdminDep, IncidentReaderDep, SessionDep, actor_of, incident_runtime
 from api.schemas import ErrorResponse
 from api.security import decode_access_token
 from gisgrid import vocab
 from gisgrid.errors import AuthenticationError, InvalidInputError
-from gisgrid.incidents import Action, Actor
-from layers import incidents
+from gisgrid.incidents.intake import MAX_DESCRIPTION, MAX_PHOTOS
+from gisgrid.incidents.states import Action
+from layers.incidents import lifecycle
+from layers.incidents.intake import intake_async
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -50,8 +53,8 @@ class IncidentCreate(BaseModel):
     crs: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = "wgs84"
     category_code: str = Field(pattern=r"^[0-9]{5}$", description="gisgrid/data/categories.csv")
     source: Literal[vocab.INCIDENT_SOURCES]  # type: ignore[valid-type]
-    description: str = Field("", max_length=incidents.MAX_DESCRIPTION)
-    photos: list[str] = Field(default_factory=list, max_length=incidents.MAX_PHOTOS)
+    description: str = Field("", max_length=MAX_DESCRIPTION)
+    photos: list[str] = Field(default_factory=list, max_length=MAX_PHOTOS)
     reporter_contact: str | None = Field(None, max_length=100)
     reported_at: dt.datetime | None = Field(None, description="ISO 8601 with offset; default now")
     idempotency_key: str | None = Field(None, min_length=1, max_length=128,
@@ -68,16 +71,11 @@ class MergeBody(BaseModel):
     note: str = ""
 
 
-def actor_of(user: CurrentUser) -> Actor:
-    return Actor(role=user.role, user_id=user.id, staff_id=user.staff_id, department_id=user.department_id,
-                 scope_code=None if user.role == "admin" else user.scope_area_code)
-
-
 _BODY_SCHEMA = IncidentCreate.model_json_schema()
 
 
 def _report_body(raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object (its fields are checked by ``layers.incidents.parse_input``)."""
+    """The request body as a JSON object (its fields are checked by ``gisgrid.incidents.intake.parse_input``)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -105,7 +103,7 @@ async def create_incident(request: Request) -> Response:
 
     201 with ``{incident, assignment, possible_duplicates}``; a retry with the same idempotency key
     answers 200 with the same body and writes nothing. The body is checked once, by
-    ``layers.incidents.parse_input`` — the rules of the CLI import and Open311 too — and every problem
+    ``gisgrid.incidents.intake.parse_input`` — the rules of the CLI import and Open311 too — and every problem
     is listed in one 422.
     """
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
@@ -120,12 +118,11 @@ async def create_incident(request: Request) -> Response:
         raise InvalidInputError("the Idempotency-Key header and the idempotency_key field differ",
                                 field="idempotency_key", rule="one key")
     key = idempotency_key or body_key
-    batcher = await intake_batcher(request.app)
-    options = incident_settings(request.app).options()
+    runtime = incident_runtime(request)
     # written with the reports arriving meanwhile, in one statement that also loads the reporter
-    result = await incidents.intake_async(None, data, username=claims.username, idempotency_key=key,
-                                          options=options, batcher=batcher)
-    # the body is JSON text already (layers/incidents.py builds it around the statement's answer)
+    result = await intake_async(None, data, username=claims.username, idempotency_key=key,
+                                options=runtime.options, batcher=await runtime.batcher())
+    # the body is JSON text already (layers/incidents/intake.py builds it around the statement's answer)
     return Response(result.body, status_code=201 if result.created else 200, media_type="application/json")
 
 
@@ -134,7 +131,7 @@ def run_tick(
     session: SessionDep, user: AdminDep, now: Annotated[dt.datetime | None, Body(embed=True)] = None
 ) -> dict[str, Any]:
     """Run the scheduled job now (admin): escalate or backlog overdue cases, flag overdue whistles."""
-    return incidents.tick(session, now)
+    return lifecycle.tick(session, now)
 
 
 @router.get("/{incident_id}", responses=ERRORS)
@@ -143,8 +140,8 @@ def read_incident(
 ) -> dict[str, Any]:
     """The incident with its full history (``events``: action, actor, time, note, data)."""
     actor = actor_of(user)
-    incidents.scope_check(session, incident_id, actor)
-    return incidents.get_incident(session, incident_id)
+    lifecycle.scope_check(session, incident_id, actor)
+    return lifecycle.get_incident(session, incident_id)
 
 
 @router.post("/{incident_id}/actions/{action}", responses=ERRORS)
@@ -159,8 +156,8 @@ def take_action(
     body = body or ActionBody()
     actor = actor_of(user)
     # out of scope is a 403 before anything else: a 409 would tell the status of a case one may not read
-    incidents.scope_check(session, incident_id, actor)
-    return incidents.apply_action(session, incident_id, action, actor, body.note, body.params)
+    lifecycle.scope_check(session, incident_id, actor)
+    return lifecycle.apply_action(session, incident_id, action, actor, body.note, body.params)
 
 
 @router.post("/{incident_id}/merge", responses=ERRORS)
@@ -169,5 +166,5 @@ def merge_incidents(
 ) -> dict[str, Any]:
     """Fold possible duplicates into this incident (dispatcher): each becomes rejected, merged into this one."""
     actor = actor_of(user)
-    incidents.scope_check(session, incident_id, actor)  # as for actions: 403 before any 409
-    return incidents.merge(session, incident_id, body.merge_ids, actor, note=body.note)
+    lifecycle.scope_check(session, incident_id, actor)  # as for actions: 403 before any 409
+    return lifecycle.merge(session, incident_id, body.merge_ids, actor, note=body.note)

@@ -9,7 +9,7 @@ incident heat map page.
 Who: ``leader``, ``dispatcher`` and ``admin``. Everyone but admins sees only their area
 (``scope_area``): the cases whose grid / community / street lies inside it.
 
-The figures are those of :func:`gisgrid.kpi.compute_kpis` (definitions in ``docs/incidents.md``,
+The figures are those of :func:`gisgrid.incidents.kpi.compute_kpis` (definitions in ``docs/incidents.md``,
 "KPIs"): a cohort view by report date, so a case reported in March counts in March even when it
 closed in April; counts and sums of the groups add up to the totals; rates are recomputed from
 counts (null when the denominator is 0). ``from`` and ``to`` are whole days in Asia/Shanghai, both
@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import CurrentUser, SessionDep, require_roles
+from api.deps import CurrentUser, SessionDep, require_roles, scope_of
 from api.pages import static_url_for
 from api.schemas import ErrorResponse
 from gisgrid.codes import CHINA_TZ
@@ -62,11 +62,6 @@ FromQuery = Annotated[
     dt.date | None, Query(alias="from", description="first day (Asia/Shanghai), default 365 days ago")
 ]
 ToQuery = Annotated[dt.date | None, Query(alias="to", description="last day, included; default today")]
-
-
-def scope_of(user: CurrentUser) -> str | None:
-    """The area code a user's figures are limited to; admins (and unscoped users) see everything."""
-    return None if user.role == "admin" else user.scope_area_code
 
 
 def window(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:

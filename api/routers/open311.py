@@ -38,7 +38,7 @@ Mapping onto the model
   ``cgcs2000``) accepts what Chinese map SDKs and WeChat mini-programs return. ``media_url`` becomes
   the photo, ``first_name``/``last_name``/``phone``/``email`` the reporter contact (at most 100
   characters), the source is ``app``. Intake — grid assignment, routing, deadline — is
-  :func:`layers.incidents.intake`, the same flow as the incident API.
+  :func:`layers.incidents.intake.intake`, the same flow as the incident API.
 
 API keys
 --------
@@ -78,7 +78,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.deps import INCIDENT_READERS, CurrentUser, SessionDep, load_current_user
+from api.deps import INCIDENT_READERS, CurrentUser, SessionDep, actor_of, load_current_user, scope_of
 from api.errors import status_for
 from gisgrid import vocab
 from gisgrid.catalog import Category, categories
@@ -90,9 +90,9 @@ from gisgrid.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from gisgrid.incidents import Actor
-from layers import incidents as incident_flows
+from gisgrid.incidents.intake import INPUT_CRS
 from layers.geojson import department_condition
+from layers.incidents.intake import intake
 from layers.kpis import AREA_JOINS, scope_condition
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -103,7 +103,6 @@ OPEN_STATUSES: Final = tuple(s for s in vocab.INCIDENT_STATUSES if s not in CLOS
 MAX_RESULTS: Final = 1000
 DEFAULT_DAYS: Final = 90
 MAX_CONTACT: Final = 100
-INPUT_CRS: Final = ("wgs84", "cgcs2000", "gcj02", "bd09")
 SOURCE: Final = "app"
 
 _STATUS_EN: Final = {s: s.replace("_", " ") for s in vocab.INCIDENT_STATUSES}
@@ -166,10 +165,6 @@ def _account(request: Request, session: Session, api_key: str | None) -> Current
         raise AuthenticationError(
             "the account of this api_key does not exist or is disabled", field="api_key", rule="active account"
         ) from None
-
-
-def _scope(user: CurrentUser) -> str | None:
-    return None if user.role == "admin" else user.scope_area_code
 
 
 def _department(user: CurrentUser) -> int | None:
@@ -291,7 +286,7 @@ def _ids(value: str) -> list[int]:
 
 def _fetch(session: Session, user: CurrentUser, conditions: list[str], params: dict[str, Any]) -> list[Any]:
     """The requests the account may read (its area; a department's own cases) that meet ``conditions``."""
-    where, scope_params = scope_condition(_scope(user))
+    where, scope_params = scope_condition(scope_of(user))
     wheres, params = [where, *conditions], {**params, **scope_params}
     department_id = _department(user)
     if department_id is not None:
@@ -452,7 +447,7 @@ def _idempotency_key(user: CurrentUser, fields: Mapping[str, Any], header: str |
 
 
 def intake_data(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The Open311 form as the ``data`` of :func:`layers.incidents.intake`."""
+    """The Open311 form as the ``data`` of :func:`layers.incidents.intake.intake`."""
     code = _text(fields, "service_code")
     if not code:
         raise InvalidInputError("service_code is required", field="service_code", rule="required")
@@ -509,15 +504,8 @@ def create_request(
             raise InvalidInputError("the JSON body must be an object", field="body", rule="JSON object")
         user = _account(request, session, _text(fields, "api_key") or None)
         data = intake_data(fields)
-        actor = Actor(
-            role=user.role,
-            user_id=user.id,
-            staff_id=user.staff_id,
-            department_id=user.department_id,
-            scope_code=_scope(user),
-        )
-        result = incident_flows.intake(
-            session, data, actor=actor, idempotency_key=_idempotency_key(user, fields, idempotency_key)
+        result = intake(
+            session, data, actor=actor_of(user), idempotency_key=_idempotency_key(user, fields, idempotency_key)
         )
     except GisgridError as exc:  # raised before anything is written
         return _from_exc(exc)

@@ -1,7 +1,7 @@
 """``gisgrid incidents import FILE`` and ``gisgrid incidents tick``, wired in by :func:`register`.
 
 ``import`` reads the file with :func:`gisgrid.readers.read_layer` (``kind='incidents'``; the CRS is
-converted to WGS84 there) and takes each row through :func:`layers.incidents.intake` — the same
+converted to WGS84 there) and takes each row through :func:`layers.incidents.intake.intake` — the same
 assignment, routing and duplicate check as the API — in one transaction: any bad row rejects the
 file and changes nothing. The row's ``id`` (``source:ref``) is the idempotency key, so importing the
 same file again writes nothing new.
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from gisgrid.errors import GisgridError, InvalidInputError
-from layers.cli.common import JsonOpt, console, emit, fail, session_factory
+from layers.cli.common import JsonOpt, console, emit, fail, session_factory, settings
 
 incidents_app = typer.Typer(help="Report incidents from files and run the deadline tick.", no_args_is_help=True)
 
@@ -27,14 +27,14 @@ def import_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Report every incident of FILE (assignment, routing, duplicates), all or nothing."""
-    from gisgrid.incidents import SYSTEM
+    from gisgrid.incidents.states import SYSTEM
     from gisgrid.readers import read_layer
     from layers.db import transaction
-    from layers.incidents import IncidentSettings, intake
+    from layers.incidents.intake import intake
 
     try:
         gdf = read_layer(file, kind="incidents", crs=crs)
-        options = IncidentSettings().options()
+        options = settings().incidents.options()
         created = replayed = flagged = 0
         rows: list[dict[str, Any]] = []
         with transaction(session_factory()) as session:
@@ -74,7 +74,7 @@ def import_command(
 def tick_command(as_json: JsonOpt = False) -> None:
     """Escalate or backlog overdue cases and flag overdue whistles (what the API runs every minute)."""
     from layers.db import transaction
-    from layers.incidents import tick
+    from layers.incidents.lifecycle import tick
 
     try:
         with transaction(session_factory()) as session:

@@ -246,3 +246,20 @@ def test_department_cannot_act_on_a_case_not_its_own(
     assert act(api, zfj, ids["whistled_zfj"], "department_accept").status_code == 200
     res = act(api, zfj, ids["assigned_zfj"], "dispatch")
     assert res.status_code == 403 and res.json()["error"]["rule"] == "role table"
+
+
+def test_intake_uses_the_incident_settings_the_app_started_with(
+    api_settings: Settings, headers: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GISGRID_INCIDENTS_DUPLICATE_M", "250")
+    monkeypatch.setenv("GISGRID_INCIDENTS_INTAKE_BATCH", "3")
+    settings = Settings(**api_settings.model_dump(exclude={"incidents"}))  # GISGRID_INCIDENTS_* read here …
+    monkeypatch.setenv("GISGRID_INCIDENTS_DUPLICATE_M", "10")  # … and only here
+    app = create_app(settings)
+    with TestClient(app) as c:
+        first = c.post(URL, json=body(), headers=headers["patrol"]).json()
+        near = c.post(URL, json=body(lon=116.31 + 200 / 85_390), headers=headers["patrol"]).json()  # 200 m east
+        runtime = app.state.incidents
+        assert runtime.options.duplicate_m == 250 and runtime.settings.intake_batch == 3
+        assert [d["id"] for d in near["possible_duplicates"]] == [first["incident"]["id"]]
+    assert not hasattr(app.state, "incidents")  # the lifespan closed the intake pool and took it away

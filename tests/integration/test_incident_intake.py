@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 
 from gisgrid.crs import bd09_from_wgs84, gcj02_from_wgs84
 from gisgrid.errors import ConflictError, InvalidInputError
-from gisgrid.incidents import Actor
-from layers import incidents
+from gisgrid.incidents.intake import parse_input
+from gisgrid.incidents.states import Actor
+from layers.incidents.bulk import assign_bulk
+from layers.incidents.intake import IntakeResult, intake
 from layers.models import (
     AdminArea,
     Assignment,
@@ -129,11 +131,11 @@ def world(clean_db: Engine) -> Iterator[World]:
 
 
 def report(engine: Engine, *, lon: float, lat: float = LAT, category: str = "06010", crs: str = "wgs84",
-           at: dt.datetime = AFTER, key: str | None = None, **extra: Any) -> incidents.IntakeResult:
+           at: dt.datetime = AFTER, key: str | None = None, **extra: Any) -> IntakeResult:
     data = {"lon": lon, "lat": lat, "crs": crs, "category_code": category, "source": "patrol",
             "description": "测试", "reported_at": at.isoformat(), **extra}
     with Session(engine) as s, s.begin():
-        return incidents.intake(s, data, actor=PATROL, idempotency_key=key, now=max(at, AFTER) + dt.timedelta(hours=1))
+        return intake(s, data, actor=PATROL, idempotency_key=key, now=max(at, AFTER) + dt.timedelta(hours=1))
 
 
 def test_point_inside_a_grid_goes_to_its_worker(world: World, clean_db: Engine) -> None:
@@ -175,7 +177,7 @@ def test_grid_version_at_report_time(world: World, clean_db: Engine) -> None:
         {"reported_at": pd.to_datetime([BEFORE, AFTER, AFTER, BEFORE], utc=True)},
         geometry=shapely.points([x, x, 116.36, 116.45], [LAT] * 4), crs=4326,
     )
-    got = incidents.assign_bulk(clean_db, pts)
+    got = assign_bulk(clean_db, pts)
     assert got.tolist() == [world.grid_ids[(G2, 1)], world.grid_ids[(G1, 2)], -1, -1]
 
 
@@ -237,7 +239,7 @@ def test_nearby_open_duplicates_are_returned(world: World, clean_db: Engine) -> 
 
 
 def test_concurrent_retries_make_exactly_one_incident(world: World, clean_db: Engine) -> None:
-    results: list[incidents.IntakeResult] = []
+    results: list[IntakeResult] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
@@ -273,7 +275,7 @@ def test_a_retry_matches_an_answer_stored_before_0003(world: World, clean_db: En
     first = report(clean_db, lon=116.31, key="old")
     data = {"lon": 116.31, "lat": LAT, "crs": "wgs84", "category_code": "06010", "source": "patrol",
             "description": "测试", "reported_at": AFTER.isoformat()}
-    legacy = incidents.parse_input(data, now=AFTER + dt.timedelta(hours=1)).legacy_fingerprint()
+    legacy = parse_input(data, now=AFTER + dt.timedelta(hours=1)).legacy_fingerprint()
     with clean_db.begin() as conn:  # the answer as the earlier release stored it
         conn.execute(text("UPDATE incident SET intake = jsonb_set(intake, '{fingerprint}', to_jsonb(CAST(:f AS text)))"
                           " WHERE id = :id"), {"f": legacy, "id": first.incident_id})

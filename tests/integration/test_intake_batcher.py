@@ -1,4 +1,4 @@
-"""The API's intake batcher (layers/incidents.py IntakeBatcher) against PostGIS: reports arriving
+"""The API's intake batcher (layers/incidents/batcher.py IntakeBatcher) against PostGIS: reports arriving
 together are written together, each gets its own answer, and one report's error stays its own.
 """
 
@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from api.background import asyncpg_dsn
-from layers import incidents
+from gisgrid.incidents.intake import DEFAULT_OPTIONS
+from layers.incidents import intake
+from layers.incidents.batcher import IntakeBatcher, asyncpg_dsn
 from layers.models import Incident, IncidentEvent
+from layers.placement import default_cache
 from tests.integration.test_incident_intake import AFTER, G1, LAT, PATROL, World, build_world
 
 NOW = AFTER + dt.timedelta(hours=1)
@@ -33,11 +35,11 @@ def report(lon: float, **extra: Any) -> dict[str, Any]:
             "reported_at": AFTER.isoformat(), **extra}
 
 
-async def _with_batcher(db_url: str, work: Any, **kw: Any) -> tuple[Any, incidents.IntakeBatcher]:
+async def _with_batcher(db_url: str, work: Any, **kw: Any) -> tuple[Any, IntakeBatcher]:
     """``work(batcher)`` on a batcher over a pool of the test database; its result and the batcher."""
     pool = await asyncpg.create_pool(asyncpg_dsn(db_url), min_size=1, max_size=4)
     try:
-        batcher = incidents.IntakeBatcher(pool, **kw)
+        batcher = IntakeBatcher(pool, **kw)
         return await work(batcher), batcher
     finally:
         await pool.close()
@@ -46,9 +48,9 @@ async def _with_batcher(db_url: str, work: Any, **kw: Any) -> tuple[Any, inciden
 def test_reports_arriving_together_are_written_together(world: World, clean_db: Engine, db_url: str) -> None:
     lons = [116.301 + i * 0.0007 for i in range(24)]  # all in G1, some within 100 m of each other
 
-    async def work(b: incidents.IntakeBatcher) -> list[incidents.IntakeResult]:
+    async def work(b: IntakeBatcher) -> list[intake.IntakeResult]:
         return await asyncio.gather(*(
-            incidents.intake_async(None, report(lon), actor=PATROL, idempotency_key=f"b-{i}", now=NOW, batcher=b)
+            intake.intake_async(None, report(lon), actor=PATROL, idempotency_key=f"b-{i}", now=NOW, batcher=b)
             for i, lon in enumerate(lons)))
 
     results, batcher = asyncio.run(_with_batcher(db_url, work, max_batch=8, streams=1))
@@ -69,16 +71,14 @@ def test_reports_arriving_together_are_written_together(world: World, clean_db: 
 
 
 def test_one_bad_report_fails_alone(world: World, clean_db: Engine, db_url: str) -> None:
-    ref_cache = incidents.default_cache()
+    ref_cache = default_cache()
 
-    async def work(b: incidents.IntakeBatcher) -> list[Any]:
+    async def work(b: IntakeBatcher) -> list[Any]:
         ref = await b.reference(ref_cache, stale=ref_cache.current)  # this test's world, not an earlier one
         rows = []
         for i in range(5):
-            plan = incidents._plan(report(116.302 + i * 0.001), f"bad-{i}", NOW, incidents.DEFAULT_OPTIONS, None,
-                                   PATROL, None)
-            row, _ = incidents._decide(plan, ref, incidents._place(plan, ref))
-            rows.append(row)
+            plan = intake.plan(report(116.302 + i * 0.001), f"bad-{i}", NOW, DEFAULT_OPTIONS, None, PATROL, None)
+            rows.append(intake.decided(plan, ref).row)
         rows[2]["grid_id"] = 2_000_000_000  # as if the grid were deleted after the decision: an FK error
         return await asyncio.gather(*(b.submit(r) for r in rows), return_exceptions=True)
 
@@ -90,9 +90,9 @@ def test_one_bad_report_fails_alone(world: World, clean_db: Engine, db_url: str)
 
 
 def test_the_same_key_twice_in_one_batch_makes_one_incident(world: World, clean_db: Engine, db_url: str) -> None:
-    async def work(b: incidents.IntakeBatcher) -> list[incidents.IntakeResult]:
+    async def work(b: IntakeBatcher) -> list[intake.IntakeResult]:
         return await asyncio.gather(*(
-            incidents.intake_async(None, report(116.305), actor=PATROL, idempotency_key="twice", now=NOW, batcher=b)
+            intake.intake_async(None, report(116.305), actor=PATROL, idempotency_key="twice", now=NOW, batcher=b)
             for _ in range(3)))
 
     results, _ = asyncio.run(_with_batcher(db_url, work, max_batch=8, streams=1))

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from api.errors import add_exception_handlers
 from api.routers import kpis as kpi_router
 from api.security import create_access_token
-from gisgrid.kpi import COUNT_COLUMNS, SUM_COLUMNS, compute_kpis, rollup
+from gisgrid.incidents.kpi import COUNT_COLUMNS, SUM_COLUMNS, compute_kpis, rollup
 from gisgrid.synth import DemoDistrict, generate_district
 from layers import kpis as lk
 from layers.accounts import create_user

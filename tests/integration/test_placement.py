@@ -1,5 +1,6 @@
-"""The reference data intake keeps in memory (layers/placement.py): it answers what PostGIS would, and
-a change to the reference data reaches the very next report — never a change that was rolled back.
+"""The reference data intake keeps in memory (layers/placement.py, gisgrid/incidents/reference.py): it
+answers what PostGIS would, and a change to the reference data reaches the very next report — never a
+change that was rolled back.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from layers import incidents
+from layers.incidents.intake import intake
 from layers.models import Assignment, Grid, Staff
-from layers.placement import ReferenceCache
+from layers.placement import ReferenceCache, default_cache
 from tests.integration.test_incident_intake import (
     AFTER,
     BEFORE,
@@ -76,7 +77,7 @@ def test_the_cache_answers_what_postgis_would(world: World, clean_db: Engine, at
 
 
 def test_a_reference_change_reaches_the_next_report(world: World, clean_db: Engine) -> None:
-    cache = incidents.default_cache()
+    cache = default_cache()
     first = report(clean_db, lon=116.31).to_dict()["assignment"]
     assert first["assignee_staff_id"] == world.worker.id
     loads = cache.loads
@@ -106,9 +107,8 @@ def test_a_rolled_back_change_never_reaches_a_report(world: World, clean_db: Eng
                    valid_from=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), geom=box(116.35, 39.90, 116.40, 39.96)))
         s.flush()
         # in the same transaction the new grid is there (and the cache is filled with it) …
-        seen = incidents.intake(s, {"lon": lon, "lat": LAT, "category_code": "06010", "source": "patrol",
-                                    "reported_at": AFTER.isoformat()}, actor=PATROL,
-                                now=AFTER + dt.timedelta(hours=1))
+        seen = intake(s, {"lon": lon, "lat": LAT, "category_code": "06010", "source": "patrol",
+                          "reported_at": AFTER.isoformat()}, actor=PATROL, now=AFTER + dt.timedelta(hours=1))
         assert seen.answer["assignment"]["located_in"] == "grid"
         s.rollback()
     # … and after the rollback it never was

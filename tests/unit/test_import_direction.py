@@ -26,7 +26,7 @@ def _imported(package: str, forbidden: set[str]) -> list[str]:
 
 
 def test_core_imports_neither_sqlalchemy_nor_fastapi() -> None:
-    assert _imported("gisgrid", {"sqlalchemy", "geoalchemy2", "fastapi", "starlette", "layers", "api"}) == []
+    assert _imported("gisgrid", {"sqlalchemy", "geoalchemy2", "asyncpg", "fastapi", "starlette", "layers", "api"}) == []
 
 
 def test_layers_does_not_import_the_web_layer() -> None:

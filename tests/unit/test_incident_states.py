@@ -10,9 +10,10 @@ import pytest
 
 from gisgrid import vocab
 from gisgrid.codes import area_level, in_scope
-from gisgrid.deadlines import deadline_for, is_overdue, load_rules, rule_for, tick
 from gisgrid.errors import ConfigurationError, ConflictError, InvalidInputError, PermissionDeniedError
-from gisgrid.incidents import (
+from gisgrid.incidents.deadlines import deadline_for, is_overdue, load_rules, rule_for, tick
+from gisgrid.incidents.machine import allowed_actions, overdue_whistles, replay, report, transition
+from gisgrid.incidents.states import (
     ROLE_TABLE,
     TRANSITIONS,
     Action,
@@ -20,13 +21,8 @@ from gisgrid.incidents import (
     IncidentState,
     Policy,
     Whistle,
-    allowed_actions,
-    overdue_whistles,
-    replay,
-    report,
-    transition,
 )
-from gisgrid.workcal import WorkCalendar
+from gisgrid.incidents.workcal import WorkCalendar
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=TZ)  # a Monday
@@ -37,7 +33,7 @@ STREET = "370403002000"
 GRID = "370403002001004"
 STAFF, DEPT = 11, 7
 
-# ---- the expected table, written out independently of gisgrid.incidents
+# ---- the expected table, written out independently of gisgrid.incidents.states
 
 W = {"whistle": None, "department_accept": None, "flag_whistle_overdue": None}  # self-loops
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from gisgrid.errors import InvalidInputError
-from gisgrid.kpi import COUNT_COLUMNS, SUM_COLUMNS, UNASSIGNED, compute_kpis, rollup
+from gisgrid.incidents.kpi import COUNT_COLUMNS, SUM_COLUMNS, UNASSIGNED, compute_kpis, rollup
 from gisgrid.synth import DemoDistrict, generate_district
 
 TZ = "Asia/Shanghai"

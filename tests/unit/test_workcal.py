@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gisgrid.deadlines
-import gisgrid.incidents
-import gisgrid.workcal
+import gisgrid.grids.locate
+import gisgrid.incidents.deadlines
+import gisgrid.incidents.machine
+import gisgrid.incidents.workcal
 from gisgrid.errors import ConfigurationError, InvalidInputError
-from gisgrid.workcal import HOLIDAYS_CSV, WorkCalendar, load_holidays
+from gisgrid.incidents.workcal import HOLIDAYS_CSV, WorkCalendar, load_holidays
 
 CAL = WorkCalendar.china()
 TZ = CAL.tz
@@ -165,7 +166,10 @@ def test_adding_then_measuring_gives_the_hours_back(start: dt.datetime, minutes:
         assert CAL.is_working_time(end - dt.timedelta(seconds=1))
 
 
-@pytest.mark.parametrize("module", [gisgrid.workcal, gisgrid.deadlines, gisgrid.incidents])
+@pytest.mark.parametrize(
+    "module",
+    [gisgrid.incidents.workcal, gisgrid.incidents.deadlines, gisgrid.incidents.machine, gisgrid.grids.locate],
+)
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0

@@ -11,11 +11,13 @@ plus the side roads of grid governance: ``escalate`` (grid → community → str
 部门报到 — within a limit), ``fail_verification`` and ``reopen`` (核查不通过 or a dissatisfied rating
 sends the case back), and ``backlog`` (挂账) for overdue cases that cannot be fixed in time.
 
-Everything here is data plus pure functions. :func:`transition` takes an :class:`IncidentState`, an
-:class:`Action` and an :class:`Actor` and returns a :class:`Transition`: the new state and the
-``incident_event`` row to write. Nothing is read from a clock, a database or the environment; the
-caller passes ``at`` and, where the action needs one, the new ``deadline_at`` (computed with
-:func:`gisgrid.deadlines.deadline_for`).
+Everything here is pure functions over the data of :mod:`gisgrid.incidents.states`.
+:func:`transition` takes an :class:`~gisgrid.incidents.states.IncidentState`, an
+:class:`~gisgrid.incidents.states.Action` and an :class:`~gisgrid.incidents.states.Actor` and returns a
+:class:`~gisgrid.incidents.states.Transition`: the new state and the ``incident_event`` row to write;
+:func:`report` makes a case's first state and event. Nothing is read from a clock, a database or the
+environment; the caller passes ``at`` and, where the action needs one, the new ``deadline_at``
+(computed with :func:`gisgrid.incidents.deadlines.deadline_for`).
 
 Checks, in this order (the first failure wins):
 
@@ -23,11 +25,11 @@ Checks, in this order (the first failure wins):
    otherwise :class:`~gisgrid.errors.PermissionDeniedError` (``rule='scope'``). Checked first so that
    a caller outside the area learns nothing about the case.
 2. **legality** — the action must be legal from the case's status and pass the state's guards
-   (:data:`TRANSITIONS`, :func:`legal_actions`); otherwise :class:`~gisgrid.errors.ConflictError`
+   (``TRANSITIONS``, :func:`legal_actions`); otherwise :class:`~gisgrid.errors.ConflictError`
    with ``rule='illegal transition'`` and ``details={'status', 'action', 'allowed', 'legal', 'reason'}``
    where ``allowed`` lists what *this actor* may do now and ``legal`` what any role could.
-3. **role** — the actor's role must be in :data:`ROLE_TABLE` for the action, in
-   :data:`HANDLER_ROLES` for the case's level (accept/start/resolve), and patrol and department
+3. **role** — the actor's role must be in ``ROLE_TABLE`` for the action, in
+   ``HANDLER_ROLES`` for the case's level (accept/start/resolve), and patrol and department
    handlers must be the assignee; otherwise :class:`~gisgrid.errors.PermissionDeniedError` naming
    the rule (``'role table'``, ``'handler level'``, ``'assignee only'``, ``'whistled department only'``).
 4. **parameters** — e.g. ``satisfaction`` for ``rate``, ``deadline_at`` for ``dispatch``;
@@ -36,43 +38,48 @@ Checks, in this order (the first failure wins):
 Decisions worth knowing:
 
 * A resident's rating is recorded by a **dispatcher** from the callback (回访), as the 12345 hotlines
-  do; residents have no account role. Add a role to :data:`ROLE_TABLE` if residents rate in an app.
+  do; residents have no account role. Add a role to ``ROLE_TABLE`` if residents rate in an app.
 * ``fail_verification`` keeps the case ``resolved`` with ``verification_failed=True`` (the vocabulary
   has no separate status); from there only ``reopen`` (and whistles) can follow.
 * ``reopen`` and ``escalate`` of a case in hand go to ``dispatched`` with a new deadline; escalation
   clears the assignee unless a new one is named (the higher level picks its handler).
 * ``whistle`` and ``department_accept`` do not change the status: the departments come to help the
-  case's handler. Their state lives in :attr:`IncidentState.whistles`.
+  case's handler. Their state lives in ``IncidentState.whistles``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from dataclasses import replace
+from typing import Any
 
 from gisgrid import vocab
-from gisgrid.codes import area_level, in_scope
+from gisgrid.codes import in_scope
 from gisgrid.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from gisgrid.incidents.states import (
+    DEFAULT_POLICY,
+    HANDLER_ACTIONS,
+    HANDLER_ROLES,
+    LEVEL_UP,
+    NOTE_REQUIRED,
+    PARAMS,
+    ROLE_TABLE,
+    TRANSITIONS,
+    WHISTLE_KINDS,
+    Action,
+    Actor,
+    IncidentState,
+    Policy,
+    Transition,
+    Whistle,
+    aware,
+    iso,
+    may_report,
+)
 
 __all__ = [
-    "ACTOR_ROLES",
-    "DEFAULT_POLICY",
-    "HANDLER_ROLES",
-    "LEVEL_UP",
-    "ROLE_TABLE",
-    "SYSTEM",
-    "TRANSITIONS",
-    "WHISTLE_KINDS",
-    "Action",
-    "Actor",
-    "IncidentState",
-    "Policy",
-    "Transition",
-    "Whistle",
     "allowed_actions",
     "legal_actions",
     "overdue_whistles",
@@ -82,332 +89,9 @@ __all__ = [
 ]
 
 
-class Action(enum.StrEnum):
-    """Everything that can happen to a case; the value is what ``incident_event.action`` stores."""
-
-    REPORT = "report"  # 上报 — creates the case (see :func:`report`), never a transition
-    REGISTER = "register"  # 立案
-    REJECT = "reject"  # 不予立案
-    DISPATCH = "dispatch"  # 派遣
-    ACCEPT = "accept"  # 受理
-    START = "start"  # 处置
-    RESOLVE = "resolve"  # 处置反馈
-    VERIFY = "verify"  # 核查通过
-    FAIL_VERIFICATION = "fail_verification"  # 核查不通过
-    CLOSE = "close"  # 结案
-    RATE = "rate"  # 评价
-    REOPEN = "reopen"  # 重新派遣 after a failed check or a dissatisfied rating
-    ESCALATE = "escalate"  # 上报上级 one level up
-    WHISTLE = "whistle"  # 吹哨
-    DEPARTMENT_ACCEPT = "department_accept"  # 报到
-    BACKLOG = "backlog"  # 挂账
-    FLAG_WHISTLE_OVERDUE = "flag_whistle_overdue"  # the scheduled job notes a department that did not come
-
-
-# -------------------------------------------------------------------------------------------------
-# Tables (data, not code)
-
-IN_HAND: Final = ("dispatched", "accepted", "in_progress")
-"""Statuses in which a handler holds the case; ``backlog`` is reachable only from these."""
-WHISTLE_STATUSES: Final = ("registered", "dispatched", "accepted", "in_progress", "backlog")
-"""Statuses in which departments can be whistled, report, and be flagged as overdue."""
-
-_MOVES: Final[Mapping[str, Mapping[Action, str]]] = {
-    "reported": {Action.REGISTER: "registered", Action.REJECT: "rejected"},
-    "registered": {Action.DISPATCH: "dispatched", Action.ESCALATE: "registered"},
-    "rejected": {},
-    "dispatched": {Action.ACCEPT: "accepted", Action.ESCALATE: "dispatched", Action.BACKLOG: "backlog"},
-    "accepted": {Action.START: "in_progress", Action.ESCALATE: "dispatched", Action.BACKLOG: "backlog"},
-    "in_progress": {Action.RESOLVE: "resolved", Action.ESCALATE: "dispatched", Action.BACKLOG: "backlog"},
-    "resolved": {
-        Action.VERIFY: "verified",
-        Action.FAIL_VERIFICATION: "resolved",
-        Action.REOPEN: "dispatched",
-    },
-    "verified": {Action.CLOSE: "closed"},
-    "closed": {Action.RATE: "rated"},
-    "rated": {Action.REOPEN: "dispatched"},
-    "backlog": {Action.START: "in_progress", Action.RESOLVE: "resolved"},
-}
-_WHISTLE_LOOPS: Final = (Action.WHISTLE, Action.DEPARTMENT_ACCEPT, Action.FLAG_WHISTLE_OVERDUE)
-TRANSITIONS: Final[Mapping[str, Mapping[Action, str]]] = {
-    status: {
-        **moves,
-        **({a: status for a in _WHISTLE_LOOPS} if status in WHISTLE_STATUSES else {}),
-    }
-    for status, moves in _MOVES.items()
-}
-"""status → action → target status, before guards. In the statuses of :data:`WHISTLE_STATUSES` the
-whistle actions are self-loops (the status does not change)."""
-
-ACTOR_ROLES: Final = (*vocab.USER_ROLES, "system")
-"""Who can act: the account roles plus ``system`` for the scheduled job."""
-
-ROLE_TABLE: Final[Mapping[Action, frozenset[str]]] = {
-    Action.REPORT: frozenset({"admin", "leader", "dispatcher", "patrol", "department", "system"}),
-    Action.REGISTER: frozenset({"admin", "dispatcher"}),
-    Action.REJECT: frozenset({"admin", "dispatcher"}),
-    Action.DISPATCH: frozenset({"admin", "dispatcher"}),
-    Action.ACCEPT: frozenset({"admin", "dispatcher", "patrol", "department"}),
-    Action.START: frozenset({"admin", "dispatcher", "patrol", "department"}),
-    Action.RESOLVE: frozenset({"admin", "dispatcher", "patrol", "department"}),
-    Action.VERIFY: frozenset({"admin", "dispatcher", "patrol"}),
-    Action.FAIL_VERIFICATION: frozenset({"admin", "dispatcher", "patrol"}),
-    Action.CLOSE: frozenset({"admin", "dispatcher"}),
-    Action.RATE: frozenset({"admin", "dispatcher"}),
-    Action.REOPEN: frozenset({"admin", "dispatcher"}),
-    Action.ESCALATE: frozenset({"admin", "dispatcher", "leader", "system"}),
-    Action.WHISTLE: frozenset({"admin", "dispatcher", "leader"}),
-    Action.DEPARTMENT_ACCEPT: frozenset({"admin", "dispatcher", "department"}),
-    Action.BACKLOG: frozenset({"admin", "dispatcher", "leader", "system"}),
-    Action.FLAG_WHISTLE_OVERDUE: frozenset({"admin", "system"}),
-}
-"""action → roles that may take it (before the level, assignee and scope rules).
-
-* dispatcher (community/street command centre): registers, rejects, dispatches, verifies, closes,
-  records ratings, reopens, escalates, whistles, backlogs; may handle community and street cases;
-* patrol (grid chief / worker): handles (accepts, starts, resolves) grid and community cases
-  assigned to them; verifies on site (核查);
-* department: handles district cases assigned to its department; reports when whistled;
-* leader: escalates, whistles (街道吹哨), backlogs;
-* planner: draws grids — no case actions;
-* admin: everything;
-* system (scheduled job): escalates or backlogs overdue cases, flags overdue whistles.
-"""
-
-HANDLER_ROLES: Final[Mapping[str, frozenset[str]]] = {
-    "grid": frozenset({"admin", "patrol"}),
-    "community": frozenset({"admin", "patrol", "dispatcher"}),
-    "street": frozenset({"admin", "dispatcher"}),
-    "district": frozenset({"admin", "department"}),
-}
-"""level → roles that may accept, start and resolve a case at that level."""
-HANDLER_ACTIONS: Final = frozenset({Action.ACCEPT, Action.START, Action.RESOLVE})
-
-LEVEL_UP: Final[Mapping[str, str]] = {"grid": "community", "community": "street", "street": "district"}
-WHISTLE_KINDS: Final = ("routine", "hard_case", "emergency")  # 日常哨 / 攻坚哨 / 应急哨
-
-_NOTE_REQUIRED: Final = frozenset({Action.REJECT, Action.FAIL_VERIFICATION, Action.REOPEN, Action.BACKLOG})
-_PARAMS: Final[Mapping[Action, frozenset[str]]] = {
-    Action.REGISTER: frozenset({"deadline_at", "level", "category_code"}),
-    Action.DISPATCH: frozenset({"deadline_at", "staff_id", "department_id"}),
-    Action.RATE: frozenset({"satisfaction"}),
-    Action.REOPEN: frozenset({"deadline_at", "staff_id", "department_id"}),
-    Action.ESCALATE: frozenset({"deadline_at", "staff_id", "department_id"}),
-    Action.WHISTLE: frozenset({"departments", "kind", "minutes"}),
-    Action.DEPARTMENT_ACCEPT: frozenset({"department_id"}),
-}
-"""action → the keyword parameters it takes; passing any other is an InvalidInputError."""
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The configurable numbers of the machine (local practice, GLOSSARY "Case flow").
-
-    Parameters
-    ----------
-    reopen_max_satisfaction
-        A rating at or below this (default 2 of 5) allows ``reopen``.
-    whistle_minutes
-        Minutes a whistled department has to report, by whistle kind (one pilot: 30 for all).
-    max_auto_escalations
-        The scheduled job backlogs instead of escalating once a case has been escalated this many
-        times (``None``: escalate up to district level, then backlog).
-    """
-
-    reopen_max_satisfaction: int = 2
-    whistle_minutes: Mapping[str, int] = field(
-        default_factory=lambda: {"routine": 30, "hard_case": 30, "emergency": 30}
-    )
-    max_auto_escalations: int | None = None
-
-
-DEFAULT_POLICY: Final = Policy()
-
-
-# -------------------------------------------------------------------------------------------------
-# Scope
-
-# Scope is decided by code (:func:`gisgrid.codes.in_scope`).
-
-
-# -------------------------------------------------------------------------------------------------
-# Values
-
-
-def _aware(value: Any, name: str) -> dt.datetime:
-    if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(
-            f"{name} must be a timezone-aware datetime", field=name, feature=value, rule="aware datetime"
-        )
-    return value
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: an account's role and ids, or the scheduled job (``role='system'``).
-
-    ``scope_code`` is the 12-digit area the account answers for (15 digits for a grid), ``None`` for
-    everywhere (admin, system, district departments).
-    """
-
-    role: str
-    user_id: int | None = None
-    staff_id: int | None = None
-    department_id: int | None = None
-    scope_code: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.role not in ACTOR_ROLES:
-            raise InvalidInputError(
-                f"role {self.role!r} is not one of {', '.join(ACTOR_ROLES)}",
-                field="role",
-                feature=self.role,
-                rule="role in USER_ROLES or 'system'",
-            )
-        if self.scope_code is not None:
-            area_level(self.scope_code)
-
-
-SYSTEM: Final = Actor(role="system")
-"""The scheduled job (:func:`gisgrid.deadlines.tick`)."""
-
-
-@dataclass(frozen=True)
-class Whistle:
-    """One department called to a case: when, of what kind, by when it must report, and whether it did."""
-
-    department_id: int
-    kind: str
-    whistled_at: dt.datetime
-    due_at: dt.datetime
-    accepted_at: dt.datetime | None = None
-    flagged_at: dt.datetime | None = None  # when the scheduled job recorded it as overdue
-
-    @property
-    def pending(self) -> bool:
-        return self.accepted_at is None
-
-    def overdue(self, now: dt.datetime) -> bool:
-        """Pending and past its due time."""
-        return self.accepted_at is None and now > self.due_at
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "department_id": self.department_id,
-            "kind": self.kind,
-            "whistled_at": _iso(self.whistled_at),
-            "due_at": _iso(self.due_at),
-            "accepted_at": _iso(self.accepted_at),
-            "flagged_at": _iso(self.flagged_at),
-        }
-
-
-@dataclass(frozen=True)
-class IncidentState:
-    """What the machine needs of an ``incident`` row (plus whistles and counters from its events).
-
-    The first fields mirror ``incident`` columns; ``community_code`` and ``street_code`` are the
-    12-digit codes of the row's ``community_id`` / ``street_id``. ``whistles``,
-    ``verification_failed``, ``escalations`` and ``reopens`` are not columns: they follow from the
-    case's ``incident_event`` rows (each event's ``data`` carries them).
-    """
-
-    id: int | None
-    status: str
-    level: str
-    category_code: str
-    reported_at: dt.datetime
-    grid_code: str | None = None
-    community_code: str | None = None
-    street_code: str | None = None
-    assignee_staff_id: int | None = None
-    assignee_department_id: int | None = None
-    deadline_at: dt.datetime | None = None
-    closed_at: dt.datetime | None = None
-    satisfaction: int | None = None
-    whistles: tuple[Whistle, ...] = ()
-    verification_failed: bool = False
-    escalations: int = 0
-    reopens: int = 0
-
-    def __post_init__(self) -> None:
-        for name, allowed in (("status", vocab.INCIDENT_STATUSES), ("level", vocab.INCIDENT_LEVELS)):
-            if getattr(self, name) not in allowed:
-                raise InvalidInputError(
-                    f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}",
-                    field=name,
-                    feature=self.id,
-                    rule=f"{name} in vocab",
-                )
-        if not re.fullmatch(r"[0-9]{5}", str(self.category_code)):
-            raise InvalidInputError(
-                "category_code must be 5 digits", field="category_code", feature=self.id, rule="5-digit code"
-            )
-        _aware(self.reported_at, "reported_at")
-        for name in ("deadline_at", "closed_at"):
-            if getattr(self, name) is not None:
-                _aware(getattr(self, name), name)
-        if self.satisfaction is not None and not 1 <= self.satisfaction <= 5:
-            raise InvalidInputError(
-                "satisfaction must be 1–5",
-                field="satisfaction",
-                feature=self.id,
-                rule="1 <= satisfaction <= 5",
-            )
-        for code in (self.grid_code, self.community_code, self.street_code):
-            if code is not None:
-                area_level(code)
-
-    @property
-    def area_code(self) -> str | None:
-        """The most specific area code known: grid, else community, else street."""
-        return self.grid_code or self.community_code or self.street_code
-
-    @property
-    def pending_whistles(self) -> tuple[Whistle, ...]:
-        return tuple(w for w in self.whistles if w.pending)
-
-    def as_row(self) -> dict[str, Any]:
-        """The ``incident`` columns this state sets (for the database layer's UPDATE)."""
-        return {
-            "status": self.status,
-            "level": self.level,
-            "category_code": self.category_code,
-            "assignee_staff_id": self.assignee_staff_id,
-            "assignee_department_id": self.assignee_department_id,
-            "deadline_at": self.deadline_at,
-            "closed_at": self.closed_at,
-            "satisfaction": self.satisfaction,
-        }
-
-
-@dataclass(frozen=True)
-class Transition:
-    """The outcome of :func:`transition`: the state before and after, and the event row to insert.
-
-    ``event`` has the ``incident_event`` columns: ``incident_id, action, from_status, to_status,
-    actor_user_id, actor_staff_id, at, note, data``; ``data`` is JSON-ready (ISO datetimes) and always
-    holds ``actor_role``, plus what the action changed (``level``, ``deadline_at``, ``assignee_*``,
-    ``satisfaction``, ``whistles``, ``arrival_minutes``, …).
-    """
-
-    before: IncidentState | None
-    after: IncidentState
-    event: dict[str, Any]
-
-    @property
-    def action(self) -> Action:
-        return Action(self.event["action"])
-
-
 def overdue_whistles(state: IncidentState, now: dt.datetime) -> tuple[Whistle, ...]:
     """Whistles still waiting for their department after their due time."""
-    _aware(now, "now")
+    aware(now, "now")
     return tuple(w for w in state.whistles if w.overdue(now))
 
 
@@ -445,7 +129,7 @@ def _guard(state: IncidentState, action: Action, at: dt.datetime | None, policy:
 def legal_actions(
     state: IncidentState, *, at: dt.datetime | None = None, policy: Policy = DEFAULT_POLICY
 ) -> list[Action]:
-    """Actions the state allows, whoever acts, in :class:`Action` order.
+    """Actions the state allows, whoever acts, in :class:`~gisgrid.incidents.states.Action` order.
 
     Time guards (backlog, overdue whistles) need ``at``; without it they are taken as met.
     """
@@ -520,7 +204,7 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 def _deadline(params: Mapping[str, Any], action: Action, at: dt.datetime) -> dt.datetime:
-    deadline = _aware(_require(params, "deadline_at", action), "deadline_at")
+    deadline = aware(_require(params, "deadline_at", action), "deadline_at")
     if deadline <= at:
         raise InvalidInputError(
             "deadline_at must be after the action's time", field="deadline_at", rule="deadline_at > at"
@@ -550,7 +234,7 @@ def transition(
         Free text for the event; required for ``reject``, ``fail_verification``, ``reopen`` and
         ``backlog`` (the reason).
     policy
-        The configurable numbers (:class:`Policy`).
+        The configurable numbers (:class:`~gisgrid.incidents.states.Policy`).
     **params
         What the action takes (anything else is an error):
 
@@ -575,7 +259,7 @@ def transition(
     InvalidInputError
         A parameter is missing, unknown or out of range, or ``at`` is naive.
     """
-    at = _aware(at, "at")
+    at = aware(at, "at")
     try:
         action = Action(action)
     except ValueError:
@@ -615,15 +299,15 @@ def transition(
             rule=problem[0],
             details={"role": actor.role, "action": action.value, "level": state.level},
         )
-    extra = set(params) - _PARAMS.get(action, frozenset())
+    extra = set(params) - PARAMS.get(action, frozenset())
     if extra:
         name = sorted(extra)[0]
         raise InvalidInputError(
             f"{action.value} does not take {', '.join(sorted(extra))}",
             field=name,
-            rule=f"parameters of {action.value}: {', '.join(sorted(_PARAMS.get(action, ()))) or 'none'}",
+            rule=f"parameters of {action.value}: {', '.join(sorted(PARAMS.get(action, ()))) or 'none'}",
         )
-    if action in _NOTE_REQUIRED and not note.strip():
+    if action in NOTE_REQUIRED and not note.strip():
         raise InvalidInputError(
             f"{action.value} needs a note giving the reason", field="note", rule="reason required"
         )
@@ -755,7 +439,7 @@ def _apply(
         changes["whistles"] = tuple(whistles)
         data.update(
             department_id=dept,
-            whistled_at=_iso(w.whistled_at),
+            whistled_at=iso(w.whistled_at),
             arrival_minutes=round((at - w.whistled_at).total_seconds() / 60.0, 1),
             on_time=at <= w.due_at,
         )
@@ -771,7 +455,7 @@ def _apply(
     for name in ("deadline_at", "assignee_staff_id", "assignee_department_id", "closed_at"):
         if getattr(after, name) != getattr(state, name):
             value = getattr(after, name)
-            data[name] = _iso(value) if isinstance(value, dt.datetime) else value
+            data[name] = iso(value) if isinstance(value, dt.datetime) else value
     if action in (Action.WHISTLE, Action.DEPARTMENT_ACCEPT, Action.FLAG_WHISTLE_OVERDUE):
         data["whistles"] = [w.to_dict() for w in after.whistles]
     return after, data
@@ -819,7 +503,7 @@ def _whistle(
 
 def report(
     *,
-    actor: Actor,
+    actor: Actor | None,
     at: dt.datetime,
     category_code: str,
     level: str = "grid",
@@ -830,15 +514,23 @@ def report(
     street_code: str | None = None,
     deadline_at: dt.datetime | None = None,
     note: str = "",
+    data: Mapping[str, Any] | None = None,
 ) -> Transition:
     """Create a case (上报): the first state, ``reported``, and its ``report`` event (``from_status=None``).
 
     ``deadline_at`` is when it must be registered (1 working hour by default practice; see
-    :func:`gisgrid.deadlines.deadline_for` with ``stage='dispatch'``). Scope is not checked: anyone
-    may report anywhere; the role must be in ``ROLE_TABLE[Action.REPORT]``.
+    :func:`gisgrid.incidents.deadlines.deadline_for` with ``stage='dispatch'``). Scope is not checked:
+    anyone may report anywhere; the role must be in ``ROLE_TABLE[Action.REPORT]``
+    (:func:`~gisgrid.incidents.states.may_report`). ``data`` adds to the event's ``data`` (intake
+    records the route and the boundary flag there).
+
+    ``actor=None`` is a reporter not known yet: the API's intake loads the account in the very
+    statement that writes the case (:mod:`layers.incidents.intake`). The event's ``actor_user_id``,
+    ``actor_staff_id`` and ``data['actor_role']`` are then left for that writer, which must check
+    :func:`~gisgrid.incidents.states.may_report` itself.
     """
-    at = _aware(at, "at")
-    if actor.role not in ROLE_TABLE[Action.REPORT]:
+    at = aware(at, "at")
+    if actor is not None and not may_report(actor.role):
         raise PermissionDeniedError(
             f"role {actor.role!r} may not report a case",
             field="role",
@@ -856,16 +548,17 @@ def report(
         street_code=street_code,
         deadline_at=deadline_at,
     )
+    who = {} if actor is None else {"actor_role": actor.role}
     event = {
         "incident_id": incident_id,
         "action": Action.REPORT.value,
         "from_status": None,
-        "to_status": "reported",
-        "actor_user_id": actor.user_id,
-        "actor_staff_id": actor.staff_id,
+        "to_status": state.status,
+        "actor_user_id": None if actor is None else actor.user_id,
+        "actor_staff_id": None if actor is None else actor.staff_id,
         "at": at,
         "note": note,
-        "data": {"actor_role": actor.role, "level": level, "deadline_at": _iso(deadline_at)},
+        "data": {**who, "level": level, "deadline_at": iso(deadline_at), **(data or {})},
     }
     return Transition(before=None, after=state, event=event)
 

@@ -49,6 +49,7 @@ import pandas as pd
 
 from gisgrid.codes import CHINA_TZ_NAME
 from gisgrid.errors import InvalidInputError
+from gisgrid.incidents.deadlines import OPEN_STATUSES  # the statuses whose deadline is running
 
 GROUP_LEVELS: Final = ("grid", "community", "street", "district")
 PERIODS: Final = ("M", "Q", "Y")
@@ -68,7 +69,6 @@ COUNT_COLUMNS: Final = (
     "timed_arrivals",
 )
 SUM_COLUMNS: Final = ("hours_to_close_sum", "arrival_minutes_sum")
-OPEN_STATUSES: Final = ("reported", "registered", "dispatched", "accepted", "in_progress")
 TZ: Final = CHINA_TZ_NAME
 
 _INCIDENT_COLUMNS: Final = ("status", "reported_at", "deadline_at", "closed_at", "satisfaction")

@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib.resources
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import ConfigurationError, InvalidInputError
 
-HOLIDAYS_CSV = Path(__file__).parent / "data" / "holidays_cn.csv"
+HOLIDAYS_CSV: Traversable = importlib.resources.files("gisgrid") / "data" / "holidays_cn.csv"
 SHANGHAI = CHINA_TZ
 OFFICE_HOURS: tuple[tuple[dt.time, dt.time], ...] = (
     (dt.time(8, 30), dt.time(12, 0)),
@@ -51,7 +54,7 @@ class Holiday:
     source: str = ""
 
 
-def load_holidays(path: str | Path = HOLIDAYS_CSV) -> list[Holiday]:
+def load_holidays(path: str | Traversable = HOLIDAYS_CSV) -> list[Holiday]:
     """Read a holiday file with columns ``date,kind,name[,source]``.
 
     Raises
@@ -61,7 +64,7 @@ def load_holidays(path: str | Path = HOLIDAYS_CSV) -> list[Holiday]:
     """
     rows: list[Holiday] = []
     seen: set[dt.date] = set()
-    with open(path, encoding="utf-8", newline="") as fh:
+    with (Path(path) if isinstance(path, str) else path).open("r", encoding="utf-8") as fh:
         for lineno, rec in enumerate(csv.DictReader(fh), start=2):
             try:
                 day = dt.date.fromisoformat((rec.get("date") or "").strip())
@@ -155,7 +158,7 @@ class WorkCalendar:
     @classmethod
     def china(
         cls,
-        path: str | Path = HOLIDAYS_CSV,
+        path: str | Traversable = HOLIDAYS_CSV,
         *,
         periods: Iterable[tuple[dt.time, dt.time]] = OFFICE_HOURS,
         tz: dt.tzinfo = SHANGHAI,
@@ -296,3 +299,9 @@ class WorkCalendar:
 def _seconds(start: dt.time, end: dt.time) -> float:
     base = dt.date(2000, 1, 1)
     return (dt.datetime.combine(base, end) - dt.datetime.combine(base, start)).total_seconds()
+
+
+@lru_cache(maxsize=1)
+def default_calendar() -> WorkCalendar:
+    """:meth:`WorkCalendar.china` with the bundled holiday file, read once per process."""
+    return WorkCalendar.china()
