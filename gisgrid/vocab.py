@@ -1,4 +1,4 @@
-"""Closed vocabularies of the domain — one English identifier per Chinese term (see GLOSSARY.md).
+"""Closed vocabularies of the domain — one English identifier per Chinese term (docs/glossary.md).
 
 The database enforces them with CHECK constraints built from these tuples, the API validates
 against them and the UI translates them with :data:`ZH`.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-vendor the browser assets the map pages use from the npm registry into api/static/vendor/.
 #
-# Nothing is fetched at run time: the API serves these files itself (see ARCHITECTURE.md, "Rules").
+# Nothing is fetched at run time: the API serves these files itself (the maps must work on an intranet with no internet).
 # This script is for updates only; `make` never runs it. Bump a version below, run it, look at the
 # diff, run `pytest tests/unit/test_maps.py tests/browser`, commit.
 #

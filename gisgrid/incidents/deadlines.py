@@ -1,6 +1,6 @@
 """Case deadlines as data, overdue detection, and the scheduled job's pure decision (:func:`tick`).
 
-The limits are local practice (GLOSSARY "Case flow"), so they live in
+The limits are local practice (docs/glossary.md, "Case flow"), so they live in
 ``gisgrid/data/deadlines.csv``: one row per ``stage, category, level`` with ``limit`` and ``unit``.
 
 * ``stage`` — ``dispatch`` (register and dispatch after the report) or ``resolve`` (fix it after the

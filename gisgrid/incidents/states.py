@@ -164,7 +164,7 @@ PARAMS: Final[Mapping[Action, frozenset[str]]] = {
 
 @dataclass(frozen=True)
 class Policy:
-    """The configurable numbers of the machine (local practice, GLOSSARY "Case flow").
+    """The configurable numbers of the machine (local practice, docs/glossary.md "Case flow").
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Working-time calendar: office hours, Chinese public holidays and make-up working days (调休).
 
-Case deadlines are counted in working hours or working days (GLOSSARY, "Case flow"). A working day is
+Case deadlines are counted in working hours or working days (docs/glossary.md, "Case flow"). A working day is
 a Monday–Friday that is not a public holiday, or a weekend day that the State Council has declared a
 make-up working day (调休上班). The schedule changes every year, so it is *data*:
 ``gisgrid/data/holidays_cn.csv`` with columns ``date,kind,name,source`` where ``kind`` is

@@ -8,7 +8,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import CheckConstraint, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-SRID = 4326  # everything is stored in WGS84; see ARCHITECTURE.md "Data model"
+SRID = 4326  # everything is stored in WGS84; lengths and areas are measured in a metric CRS (docs/architecture.md)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
