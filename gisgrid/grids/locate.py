@@ -237,11 +237,5 @@ class GridLocator:
 
     def assign(self, geoms: Any, at: Any = None) -> np.ndarray:
         """The grid id for each point (``-1`` where none covers it): :meth:`locate_many` as ids."""
-        geoms = np.asarray(geoms, dtype=object)
-        out = np.full(len(geoms), -1, dtype=np.int64)
-        if len(geoms) == 0 or len(self.ids) == 0:
-            return out
-        pi, gi, starts = self._pairs(geoms, at)
-        if pi.size:
-            out[pi[starts]] = np.minimum.reduceat(self.ids[gi], starts)
-        return out
+        found = self.locate_many(geoms, at)
+        return np.where(found >= 0, self.ids[np.maximum(found, 0)], -1) if len(self.ids) else found

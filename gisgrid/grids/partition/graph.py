@@ -14,7 +14,7 @@ for the cell dissolve and a move is evaluated and applied in O(degree).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,19 +69,7 @@ class _UnitGraph:
         return max(0.0, self.lo - h) + max(0.0, h - self.hi)
 
     def _connected(self, members: np.ndarray) -> bool:
-        if len(members) <= 1:
-            return True
-        inside = set(members.tolist())
-        start = int(members[0])
-        seen = {start}
-        stack = [start]
-        while stack:
-            u = stack.pop()
-            for v in self.nbrs[u]:
-                if v in inside and v not in seen:
-                    seen.add(v)
-                    stack.append(v)
-        return len(seen) == len(inside)
+        return is_connected(members, self.nbrs)
 
     def _components(self, units: np.ndarray) -> list[list[int]]:
         inside = set(units.tolist())
@@ -161,3 +149,20 @@ class _UnitGraph:
                 if cnt[g] == 0:
                     del cnt[g]
                 cnt[h] = cnt.get(h, 0) + 1
+
+
+def is_connected(members: np.ndarray, nbrs: Sequence[Collection[int]]) -> bool:
+    """Whether ``members`` form one connected piece of the graph given by neighbour sets ``nbrs``."""
+    if len(members) <= 1:
+        return True
+    inside = set(members.tolist())
+    start = int(members[0])
+    seen = {start}
+    stack = [start]
+    while stack:
+        u = stack.pop()
+        for v in nbrs[u]:
+            if v in inside and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return len(seen) == len(inside)

@@ -27,6 +27,7 @@ from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, check_community_code
 from gisgrid.crs import metric_crs_for
 from gisgrid.errors import InvalidInputError
 from gisgrid.grids.partition.budget import FURTHER_K_SHARE, SearchBudget
+from gisgrid.grids.partition.graph import is_connected
 from gisgrid.grids.partition.inputs import (
     _WGS84,
     DEFAULT_MAJOR_HIGHWAYS,
@@ -325,7 +326,7 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
         nbrs[a].add(c)
         nbrs[c].add(a)
     for g, members in part_labels.items():
-        if not _is_connected(members, nbrs):
+        if not is_connected(members, nbrs):
             problems.append(Problem(
                 feature=code_of[g], field="geometry", rule="non-contiguous",
                 message=f"grid {code_of[g]} is not one connected piece over the building adjacency",
@@ -355,19 +356,3 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
     }
     return GridPlan(grids=grids.reset_index(drop=True), assignment=assignment, pieces=pieces, k=k,
                     k_range=k_range, problems=problems, stats=stats)
-
-
-def _is_connected(members: np.ndarray, nbrs: list[set[int]]) -> bool:
-    if len(members) <= 1:
-        return True
-    inside = set(members.tolist())
-    start = int(members[0])
-    seen = {start}
-    stack = [start]
-    while stack:
-        u = stack.pop()
-        for v in nbrs[u]:
-            if v in inside and v not in seen:
-                seen.add(v)
-                stack.append(v)
-    return len(seen) == len(inside)
