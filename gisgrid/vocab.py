@@ -17,6 +17,9 @@ MANAGEMENT_KINDS = ("professional", "self", "none", "unknown")  # none = 三无�
 PARTY_ORG_MODES = ("independent", "joint", "affiliated", "none")
 CREDIT_LEVELS = ("red", "normal", "black")
 
+BARRIER_KINDS = ("river", "water", "railway", "wall", "other")  # what grid edges follow besides streets
+BUILDING_PART_KINDS = ("entrance", "floors")  # 按单元 / 按楼层段
+
 STATION_KINDS = ("service_centre", "service_station", "service_post", "red_heart_station", "police_room")
 STATION_STATUSES = ("planned", "building", "open", "closed")
 
@@ -70,6 +73,12 @@ ZH: dict[str, str] = {
     "red": "红名单",
     "normal": "一般",
     "black": "黑名单",
+    "river": "河流",
+    "water": "水域",
+    "railway": "铁路",
+    "wall": "围墙",
+    "entrance": "单元",
+    "floors": "楼层段",
     "service_centre": "党群服务中心",
     "service_station": "党群服务站",
     "service_post": "党群服务驿站",

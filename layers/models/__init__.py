@@ -7,19 +7,21 @@ against the migrations.
 from layers.models.accounts import AuditLog, User
 from layers.models.areas import AdminArea, Grid
 from layers.models.base import Base
-from layers.models.estate import Building, Complex, PropertyCompany
+from layers.models.estate import Building, BuildingPart, Complex, PropertyCompany
 from layers.models.incidents import Incident, IncidentEvent, ReferenceGeneration
 from layers.models.patrols import PatrolCheckin, PatrolPlan
 from layers.models.people import Assignment, Department, Staff
 from layers.models.stations import Station
-from layers.models.streets import StreetEdge, StreetNode
+from layers.models.streets import Barrier, StreetEdge, StreetNode
 
 __all__ = [
     "AdminArea",
     "Assignment",
     "AuditLog",
+    "Barrier",
     "Base",
     "Building",
+    "BuildingPart",
     "Complex",
     "Department",
     "Grid",

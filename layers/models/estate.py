@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gisgrid import vocab
@@ -61,6 +73,9 @@ class Complex(Base):
     source_ref: Mapped[str | None] = mapped_column(
         String(64), comment="id in the source, e.g. OSM way/relation id"
     )
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb"), comment="columns of the source file gisgrid has no field for"
+    )
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
 
 
@@ -74,6 +89,7 @@ class Building(Base):
         one_of("source", vocab.SOURCES),
         CheckConstraint("households >= 0", name="households_non_negative"),
         CheckConstraint("levels IS NULL OR levels BETWEEN 1 AND 200", name="levels_range"),
+        CheckConstraint("height_m IS NULL OR (height_m > 0 AND height_m <= 1000)", name="height_range"),
         CheckConstraint("units IS NULL OR units >= 1", name="units_positive"),
         CheckConstraint(
             "households_estimated = (households_method <> 'supplied')", name="estimate_flag_matches_method"
@@ -87,6 +103,7 @@ class Building(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     building_type: Mapped[str] = mapped_column(String(32), server_default="other")
     levels: Mapped[int | None] = mapped_column(Integer)
+    height_m: Mapped[float | None] = mapped_column(Float, comment="height in metres, as supplied")
     units: Mapped[int | None] = mapped_column(Integer, comment="entrances (单元)")
     households: Mapped[int] = mapped_column(Integer, server_default="0")
     households_estimated: Mapped[bool] = mapped_column(Boolean, server_default="false")
@@ -100,5 +117,40 @@ class Building(Base):
     )
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb"), comment="columns of the source file gisgrid has no field for"
+    )
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
     entrance = mapped_column(geometry("POINT"), nullable=False)
+
+
+class BuildingPart(Base):
+    """A part of a building too big for one grid: a run of entrances (单元) or a floor range (楼层段).
+
+    A building over the grid maximum is split into parts that each fit; each part belongs to a grid and
+    is counted there (by validation, coverage and patrol plans). A building without parts counts whole in
+    the grid that covers it.
+    """
+
+    __tablename__ = "building_part"
+    __table_args__ = (
+        one_of("kind", vocab.BUILDING_PART_KINDS),
+        CheckConstraint("households >= 0", name="households_non_negative"),
+        CheckConstraint(
+            "(kind = 'entrance' AND entrance_from >= 1 AND entrance_to >= entrance_from)"
+            " OR (kind = 'floors' AND floor_from >= 1 AND floor_to >= floor_from)",
+            name="range_matches_kind",
+        ),
+        UniqueConstraint("building_id", "part_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    part_no: Mapped[int] = mapped_column(Integer, comment="1, 2, … within the building")
+    kind: Mapped[str] = mapped_column(String(16))
+    entrance_from: Mapped[int | None] = mapped_column(Integer)
+    entrance_to: Mapped[int | None] = mapped_column(Integer)
+    floor_from: Mapped[int | None] = mapped_column(Integer)
+    floor_to: Mapped[int | None] = mapped_column(Integer)
+    households: Mapped[int] = mapped_column(Integer)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, comment="the grid that owns this part")

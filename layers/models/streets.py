@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gisgrid import vocab
-from layers.models.base import Base, geometry, one_of
+from layers.models.base import Base, geometry, one_of, valid_geometry
 
 
 class StreetNode(Base):
@@ -39,3 +39,23 @@ class StreetEdge(Base):
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     geom = mapped_column(geometry("LINESTRING"), nullable=False)
+
+
+class Barrier(Base):
+    """Something grid edges follow besides streets and no grid spans without a crossing: a river, a body
+    of water, a railway, a wall. Lines or polygons (a river may be mapped as either)."""
+
+    __tablename__ = "barrier"
+    __table_args__ = (
+        one_of("kind", vocab.BARRIER_KINDS),
+        one_of("source", vocab.SOURCES),
+        UniqueConstraint("source", "source_ref"),
+        valid_geometry(),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16), server_default="manual")
+    source_ref: Mapped[str | None] = mapped_column(String(64), comment="e.g. OSM way/relation id")
+    geom = mapped_column(geometry("GEOMETRY"), nullable=False)
