@@ -14,7 +14,6 @@ from layers import bootstrap, migrate
 from layers.models import Base
 
 
-
 @pytest.fixture
 def empty_db(db_url: str) -> Iterator[str]:
     server = bootstrap.Server(
