@@ -31,6 +31,8 @@ from layers.coverage.siting import MAX_COUNT, MAX_GIVEN, suggest, suggestions_pa
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage"])
 
 READERS = ("admin", "leader", "planner")
+# a web request waits for the answer: the solver stops here and answers its best (status time_limit, gap)
+API_TIME_LIMIT_S = 30.0
 SitingReaderDep = Annotated[CurrentUser, Depends(require_roles(*READERS))]
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -62,6 +64,9 @@ class SuggestionRequest(BaseModel):
     area: str | None = Field(None, pattern=r"^[0-9]{12}$", description="12-digit area code inside your scope")
     threshold_m: float | None = Field(None, gt=0, le=20_000, description="walking metres; default per kind")
     include_planned: bool = Field(False, description="count planned and building stations as existing")
+    time_limit_s: float = Field(
+        API_TIME_LIMIT_S, gt=0, le=120, description="stop the solver after this long and answer its best"
+    )
     candidates: list[CandidatePoint] | None = Field(
         None, max_length=MAX_GIVEN, description="candidate points to choose from instead of entrances"
     )
@@ -84,6 +89,7 @@ def _run(session: SessionDep, user: CurrentUser, req: SuggestionRequest) -> dict
         scope_code=_scope(user),
         include_planned=req.include_planned,
         given=given,
+        time_limit=req.time_limit_s,
     )
     return suggestions_payload(session, inputs, candidates, result)
 
@@ -107,6 +113,7 @@ def get_suggestions(
     include_planned: Annotated[
         bool, Query(description="planned and building stations count as existing")
     ] = False,
+    time_limit_s: Annotated[float, Query(gt=0, le=120, description="the solver's time limit")] = API_TIME_LIMIT_S,
 ) -> dict[str, Any]:
     """The suggestions with what each adds, the households covered before and after, and the solver."""
     req = SuggestionRequest(
@@ -117,6 +124,7 @@ def get_suggestions(
         area=area,
         threshold_m=threshold_m,
         include_planned=include_planned,
+        time_limit_s=time_limit_s,
     )
     return _run(session, user, req)
 

@@ -54,7 +54,7 @@ class ReachedStreets:
         return np.bincount(self.source, weights=self.end - self.start, minlength=n_sources)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)
 def _orientation(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
     """Per edge: whether its stored line starts at its first node, and line metres per edge metre."""
     start = shapely.get_point(net.edge_lines, 0)

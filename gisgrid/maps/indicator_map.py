@@ -55,7 +55,9 @@ def share_class(share: float | None) -> int:
 
 def _label(low: float, k: int) -> str:
     high = SHARE_CLASSES[k - 1][0] if k > 0 else None
-    return f"≥ {low:.0%}" if high is None else f"{low:.0%} – {high:.0%}"
+    if high is None:
+        return f"≥ {low:.0%}"
+    return f"< {high:.0%}" if low <= 0 else f"{low:.0%} – {high:.0%}"
 
 
 def _totals_html(text: dict[str, str], totals: dict[str, Any]) -> str:

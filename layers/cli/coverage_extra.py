@@ -78,6 +78,7 @@ def suggest_command(
     include_planned: Annotated[
         bool, typer.Option(help="Planned and building stations count as existing.")
     ] = False,
+    time_limit: Annotated[float, typer.Option(min=1, help="Seconds before the solver answers its best.")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Suggest where new stations should open: --count N (maximal covering) or --cover-all (set covering)."""
@@ -98,6 +99,7 @@ def suggest_command(
                 threshold_m=threshold,
                 area_code=area,
                 include_planned=include_planned,
+                time_limit=time_limit,
             )
             payload = suggestions_payload(session, inputs, candidates, result)
             session.rollback()

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,7 +133,7 @@ def test_indicators_add_up_and_export_with_a_bom(session: Session) -> None:
     assert err.value.field == "level"
 
 
-def test_cli_json_is_clean_json(loaded: Engine, db_url: str) -> None:
+def test_cli_json_is_clean_json(loaded: Engine, db_url: str, tmp_path: Path) -> None:
     """Run as a process: HiGHS prints a banner straight to file descriptor 1, out of pytest's sight."""
     script = ("from layers.cli import app; from layers.cli.coverage_extra import register; register(app); "
               "app(prog_name='gisgrid')")
@@ -153,3 +154,12 @@ def test_cli_json_is_clean_json(loaded: Engine, db_url: str) -> None:
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert json.loads(shown.stdout)["totals"]["complexes"] > 0
     assert np.isfinite(payload["households"]["share_after"])
+    for what in ("coverage", "rollout", "complexes"):
+        out = tmp_path / f"{what}.html"
+        done = subprocess.run([sys.executable, "-c", script, "map", "render", what, str(out), "--lang", "en",
+                               "--suggest", "2" if what == "coverage" else "0", "--json"],
+                              capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout)["written"] == str(out)
+        page = out.read_text(encoding="utf-8")
+        assert "/static/" not in page and "<script src=" not in page  # it opens from disk
