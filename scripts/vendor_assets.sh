@@ -133,3 +133,47 @@ cp "$WORK/leaflet.heat/dist/leaflet-heat.js" "$DEST/leaflet.heat/"
 licence "$WORK/leaflet.heat" "$DEST/leaflet.heat"
 printf '%-26s %-36s %-9s %s\n' leaflet.heat leaflet.heat "$(version_of leaflet.heat)" \
     "BSD-2-Clause (LICENSE file; package.json declares none)" >> "$DEST/VERSIONS.txt"
+
+# Leaflet.TimeDimension: the time slider of folium.plugins.TimestampedGeoJson (the rollout map), with the
+# two libraries folium's plugin loads beside it — iso8601-js-period (ISO 8601 periods such as P1M) and
+# moment (the slider's date label). folium also links jQuery UI 1.10.2 and highlight.js's stylesheet
+# from cdnjs: TimeDimension 1.1.1 uses neither (its slider is its own), so neither is vendored.
+TIMEDIMENSION=1.1.1
+ISO8601_PERIOD=0.2.1
+MOMENT=2.30.1
+unpack "leaflet-timedimension@$TIMEDIMENSION" leaflet-timedimension
+unpack "iso8601-js-period@$ISO8601_PERIOD" iso8601-js-period
+unpack "moment@$MOMENT" moment
+mkdir -p "$DEST/leaflet.timedimension" "$DEST/iso8601-js-period" "$DEST/moment"
+cp "$WORK/leaflet-timedimension/dist/leaflet.timedimension.min.js" "$DEST/leaflet.timedimension/"
+licence "$WORK/leaflet-timedimension" "$DEST/leaflet.timedimension"
+# The control's stylesheet loads Bootstrap 3's "Glyphicons Halflings" font from netdna.bootstrapcdn.com
+# for its buttons. That @font-face is removed and the buttons drawn with the vendored Font Awesome 6
+# (solid, weight 900) instead, each glyph mapped to its Font Awesome twin: play, pause, stop,
+# step forward/back, repeat, rotate (loading) and gauge (speed).
+sed -e '/@font-face {/,/^}/d' \
+    -e 's/font-family: "Glyphicons Halflings";/font-family: "Font Awesome 6 Free"; font-weight: 900;/' \
+    -e 's/\\e072/\\f04b/g; s/\\e073/\\f04c/g; s/\\e074/\\f04d/g; s/\\e075/\\f051/g' \
+    -e 's/\\e071/\\f048/g; s/\\e030/\\f363/g; s/\\e031/\\f021/g; s/\\e141/\\f624/g' \
+    "$WORK/leaflet-timedimension/dist/leaflet.timedimension.control.css" \
+    > "$DEST/leaflet.timedimension/leaflet.timedimension.control.css"
+if grep -Eq 'url\(|bootstrapcdn' "$DEST/leaflet.timedimension/leaflet.timedimension.control.css"; then
+    echo "leaflet.timedimension.control.css still refers to a remote font" >&2
+    exit 1
+fi
+# the npm package ships only the unminified script (folium links jsDelivr's on-the-fly minified copy)
+cp "$WORK/iso8601-js-period/iso8601.js" "$DEST/iso8601-js-period/"
+# no licence file in the package: its header and package.json say Apache-2.0; write where the text is
+cat > "$DEST/iso8601-js-period/LICENSE" <<'APACHE'
+iso8601-js-period — https://github.com/mdartic/iso8601-js-period
+(npm: iso8601-js-period; © Nezasa, 2012-2013; licence declared as Apache-2.0 in its package.json and in
+the header of iso8601.js. Full text: https://www.apache.org/licenses/LICENSE-2.0.txt, the same licence
+as gisgrid itself.)
+APACHE
+cp "$WORK/moment/min/moment.min.js" "$DEST/moment/"
+licence "$WORK/moment" "$DEST/moment"
+printf '%-26s %-36s %-9s %s\n' leaflet.timedimension leaflet-timedimension "$(version_of leaflet-timedimension)" \
+    "$(licence_of leaflet-timedimension) (control CSS patched: Font Awesome glyphs, no CDN font)" >> "$DEST/VERSIONS.txt"
+printf '%-26s %-36s %-9s %s\n' iso8601-js-period iso8601-js-period "$(version_of iso8601-js-period)" \
+    "$(licence_of iso8601-js-period) (no licence file in the package)" >> "$DEST/VERSIONS.txt"
+printf '%-26s %-36s %-9s %s\n' moment moment "$(version_of moment)" "$(licence_of moment)" >> "$DEST/VERSIONS.txt"

@@ -28,6 +28,16 @@ VENDOR_CSS: tuple[tuple[str, str], ...] = (
 )
 #: leaflet.heat, for the incident heat map only (folium's HeatMap plugin would fetch it from a CDN).
 HEAT_JS: tuple[str, str] = ("leaflet-heat.js", "vendor/leaflet.heat/leaflet-heat.js")
+#: The rollout map's time slider: what folium's TimestampedGeoJson links from CDNs, under the same names,
+#: less jQuery UI and highlight.js (Leaflet.TimeDimension uses neither) and jQuery (the map has it).
+TIMEDIMENSION_JS: tuple[tuple[str, str], ...] = (
+    ("iso8601", "vendor/iso8601-js-period/iso8601.js"),
+    ("leaflet.timedimension", "vendor/leaflet.timedimension/leaflet.timedimension.min.js"),
+    ("moment", "vendor/moment/moment.min.js"),
+)
+TIMEDIMENSION_CSS: tuple[tuple[str, str], ...] = (
+    ("leaflet.timedimension_css", "vendor/leaflet.timedimension/leaflet.timedimension.control.css"),
+)
 
 
 def vendor_assets(static_url: str = "/static") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -50,3 +60,9 @@ def use_local_assets(m: folium.Map, static_url: str = "/static") -> folium.Map:
 def heat_js(static_url: str = "/static") -> list[tuple[str, str]]:
     """The ``default_js`` of a heat layer: leaflet.heat from the API's own static files."""
     return [(HEAT_JS[0], f"{static_url.rstrip('/')}/{HEAT_JS[1]}")]
+
+
+def timedimension_assets(static_url: str = "/static") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The ``default_js`` / ``default_css`` of the time slider, from the API's own static files."""
+    base = static_url.rstrip("/")
+    return ([(n, f"{base}/{p}") for n, p in TIMEDIMENSION_JS], [(n, f"{base}/{p}") for n, p in TIMEDIMENSION_CSS])

@@ -25,7 +25,7 @@ from gisgrid.errors import InvalidInputError
 from gisgrid.network.graph import StreetNetwork
 from gisgrid.network.snap import Snap
 
-__all__ = ["Nearest", "distance_matrix", "nearest", "node_distances", "path_between"]
+__all__ = ["Nearest", "distance_matrix", "nearest", "node_distances", "path_between", "place_distances"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +114,19 @@ def distance_matrix(net: StreetNetwork, places: Snap, *, limit: float = np.inf) 
         d[si, ti] = np.minimum(d[si, ti], pairs["direct"].to_numpy())
     np.fill_diagonal(d, 0.0)
     d = np.minimum(d, d.T)  # the graph is undirected: equal up to rounding, take the same value both ways
+    d[d > limit] = np.inf
+    return d
+
+
+def place_distances(net: StreetNetwork, sources: Snap, targets: Snap, *, limit: float = np.inf) -> np.ndarray:
+    """Walking metres from each source place to each target place: shape ``(len(sources), len(targets))``,
+    ``inf`` beyond ``limit`` or unreachable. Unlike :func:`distance_matrix`, only the sources are searched
+    from, so many targets (buildings) cost one array lookup each, not a Dijkstra each."""
+    d = _via_ends(net, node_distances(net, sources, limit=limit), targets)[0]
+    pairs = _same_edge(sources, targets)
+    if len(pairs):
+        ti, si = pairs["target"].to_numpy(), pairs["source"].to_numpy()
+        d[si, ti] = np.minimum(d[si, ti], pairs["direct"].to_numpy())
     d[d > limit] = np.inf
     return d
 

@@ -1,9 +1,10 @@
-"""``gisgrid map render overview|grids OUT.html``."""
+"""``gisgrid map render overview|grids OUT.html`` (and the maps other modules add to :data:`RENDERERS`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +13,10 @@ from gisgrid.errors import GisgridError
 from layers.cli.common import Basemap, JsonOpt, console, database_url, emit, fail, settings
 
 map_app = typer.Typer(help="Render maps to HTML files.", no_args_is_help=True)
+
+#: Maps other command modules add: name → ``render(out, *, basemap, as_json, options)``, where
+#: ``options`` holds --kind, --date, --area, --lang, --suggest and --indicator as given (or None).
+RENDERERS: dict[str, Callable[..., None]] = {}
 
 
 @map_app.command("render")
@@ -23,9 +28,23 @@ def map_render(
     community: Annotated[str | None, typer.Option(help="grids: only this community (12-digit code).")] = None,
     minimum: Annotated[int, typer.Option("--min", help="grids: fewest households per grid.")] = MIN_HOUSEHOLDS,
     maximum: Annotated[int, typer.Option("--max", help="grids: most households per grid.")] = MAX_HOUSEHOLDS,
+    kind: Annotated[str | None, typer.Option(help="coverage/rollout: station kind.")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="coverage: the day (YYYY-MM-DD); rollout: the last month.")
+    ] = None,
+    area: Annotated[str | None, typer.Option(help="coverage/rollout/complexes: 12-digit area code.")] = None,
+    lang: Annotated[str | None, typer.Option(help="coverage/rollout/complexes: zh-CN or en.")] = None,
+    suggest: Annotated[int, typer.Option(min=0, max=50, help="coverage: suggested new sites to draw.")] = 0,
+    indicator: Annotated[str | None, typer.Option(help="complexes: professional, owners_committee, party_org.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a map to an HTML file (the assets are referenced under --static-url)."""
+    """Write a map to an HTML file (overview and grids link the assets under --static-url; the
+    registered maps — coverage, rollout, complexes — embed them and open from disk)."""
+    if what in RENDERERS:
+        options: dict[str, Any] = {"kind": kind, "date": day, "area": area, "lang": lang, "suggest": suggest,
+                                   "indicator": indicator}
+        RENDERERS[what](out, basemap=basemap, as_json=as_json, options=options)
+        return
     if what == "grids":
         from layers.cli.grids import render_grids_command
 
@@ -47,7 +66,8 @@ def map_render(
     s = settings()
     try:
         if what != "overview":
-            raise InvalidInputError(f"unknown map {what!r}; available: overview, grids", field="what")
+            known = ", ".join(["overview", "grids", *sorted(RENDERERS)])
+            raise InvalidInputError(f"unknown map {what!r}; available: {known}", field="what")
         engine = make_engine(database_url())
         with make_sessionmaker(engine)() as session:
             layers = load_overview_layers(session)

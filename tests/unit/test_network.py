@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import shapely
 
-from gisgrid.network import StreetNetwork, distance_matrix, nearest, path_between, snap_buildings, snap_points
+from gisgrid.network import (
+    StreetNetwork,
+    distance_matrix,
+    nearest,
+    path_between,
+    place_distances,
+    snap_buildings,
+    snap_points,
+)
 
 CRS = "EPSG:32650"
 
@@ -178,3 +186,17 @@ def test_subnetwork_around_an_area_keeps_ids_and_lengths() -> None:
     assert set(sub.node_ids.tolist()) == {j * 8 + i + 1 for j in range(4) for i in range(4)}
     assert sub.n_edges == 24 and np.all(sub.edge_length == 100.0)
     assert set(sub.edge_ids.tolist()) <= set(net.edge_ids.tolist())
+
+
+@pytest.mark.parametrize("limit", [np.inf, 250.0])
+def test_place_distances_are_the_matrix_block_from_sources_to_targets(limit: float) -> None:
+    net, _ = lattice()
+    rng = np.random.default_rng(4)
+    edges = rng.choice(net.n_edges, 9, replace=False)
+    edges[1] = edges[0]  # a source and a target on the same edge walk straight along it
+    pts = [place_on_edge(net, int(e), float(rng.uniform(0.1, 0.9)), float(rng.uniform(0, 20))) for e in edges]
+    snaps = snap_points(net, pts)
+    got = place_distances(net, snaps.take([0, 2, 4]), snaps.take([1, 3, 5, 6, 7, 8]), limit=limit)
+    want = distance_matrix(net, snaps, limit=limit)[np.ix_([0, 2, 4], [1, 3, 5, 6, 7, 8])]
+    assert got.shape == (3, 6)
+    assert np.allclose(got, want, equal_nan=False) and np.array_equal(np.isinf(got), np.isinf(want))
