@@ -144,7 +144,7 @@ class StreetNetwork:
         pts = nodes.geometry.to_crs(metric)
         xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
         lines = np.asarray(edges.geometry.to_crs(metric).values, dtype=object)
-        length = edges["length_m"].to_numpy(dtype=float) if "length_m" in edges else shapely.length(lines)
+        length = edges["length_m"].to_numpy(dtype=float, copy=True) if "length_m" in edges else shapely.length(lines)
         missing = ~np.isfinite(length)
         length[missing] = shapely.length(lines[missing])
         return cls.from_arrays(
