@@ -43,7 +43,7 @@ def test_upgrade_then_downgrade_on_an_empty_database(empty_db: str) -> None:
     assert _tables(empty_db) == set()
 
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == migrate.head() == "0003"
+    assert migrate.current(empty_db) == migrate.head() == "0005"
     assert _tables(empty_db) == expected | {"alembic_version"}
 
     migrate.downgrade(empty_db, "base")
