@@ -102,7 +102,7 @@ def build_patrol_map(
             folium.GeoJson(
                 features(part, {"at": column(part, "at"), "flags": column(part, "flags")}),
                 name=text["checkins" if cls == "checkin" else "flagged"],
-                marker=folium.CircleMarker(radius=4), style_function=fixed_style(PATROL_STYLES[cls]),
+                marker=folium.CircleMarker(radius=5, fill=True), style_function=fixed_style(PATROL_STYLES[cls]),
                 tooltip=folium.GeoJsonTooltip(["at", "flags"], aliases=[text["time"], text["flags"]]),
             ).add_to(m)
     total_km = (gpd.pd.to_numeric(r["length_m"], errors="coerce").sum() / 1000) if "length_m" in r else 0.0

@@ -126,7 +126,7 @@ def grid_week(rules: PatrolRules | None = None, **kw: object):  # type: ignore[n
 
 
 def test_grid_week_visits_each_building_once_on_connected_walks() -> None:
-    net, plan, b = grid_week()
+    _, plan, b = grid_week()
     seen = [bid for day in plan.days for bid in day.building_ids]
     assert sorted(seen) == sorted(b.index.tolist())
     assert plan.stats["stops"] < len(b)  # two buildings share one street point
