@@ -25,6 +25,8 @@ from gisgrid.patrol.tsp import improve_2opt, solve_tour, tour_length
 
 __all__ = ["balance_ratio", "balanced_cuts", "improve_days", "split_days"]
 
+EXACT_SPLIT_MAX = 10  # up to this many stops, every split into days is tried (days ** stops ≤ EXACT_LABELLINGS)
+EXACT_LABELLINGS = 200_000
 LOWER_BOUNDS = 120  # lower bounds on the shortest day tried by the cut programme
 KEEP_CUTS = 3  # cuts carried on to the local search
 MOVE_ROUNDS_PER_STOP = 2  # relocation rounds allowed per stop
@@ -190,6 +192,51 @@ def improve_days(
     return tours
 
 
+def _subset_tours(sub: np.ndarray) -> np.ndarray:
+    """Held–Karp: the shortest closed tour from node 0 through each subset of nodes 1 … n (bit i = node i + 1)."""
+    n = len(sub) - 1
+    inner = sub[1:, 1:]
+    path = np.full((1 << n, n), np.inf)  # path[S, j]: base → every node of S → ending at j
+    for j in range(n):
+        path[1 << j, j] = sub[0, j + 1]
+    bits = 1 << np.arange(n)
+    for subset in range(1, 1 << n):
+        ends = path[subset]
+        if not np.isfinite(ends).any():
+            continue
+        reach = np.min(ends[:, None] + inner, axis=0)  # best way to extend the path to each k
+        for k in np.flatnonzero((subset & bits) == 0):
+            nxt = subset | int(bits[k])
+            if reach[k] < path[nxt, k]:
+                path[nxt, k] = reach[k]
+    tours = np.min(path + sub[1:, 0][None, :], axis=1)
+    tours[0] = 0.0
+    return tours
+
+
+def _exact_split(d: np.ndarray, days: int, priority: list[int], balance: float) -> list[list[int]] | None:
+    """Every way to share the stops among the days, each day's tour exact: the shortest balanced week
+    (else the one closest to balance). None when there are too many ways."""
+    n = len(d) - 1
+    if n > EXACT_SPLIT_MAX or days ** n > EXACT_LABELLINGS:
+        return None
+    tours = _subset_tours(d)
+    labels = np.array(np.meshgrid(*([np.arange(days)] * n), indexing="ij")).reshape(n, -1).T
+    if priority:
+        labels = labels[np.all(labels[:, [p - 1 for p in priority]] == 0, axis=1)]
+    masks = np.stack([((labels == k) * (1 << np.arange(n))).sum(axis=1) for k in range(days)], axis=1)
+    # as many walking days as there are stops to share, up to the week's days: the worker is out on each
+    full = (masks > 0).sum(axis=1) == min(n, days)
+    labels, masks = labels[full], masks[full]
+    lengths = tours[masks]
+    used = np.where(masks > 0, lengths, np.nan)
+    ratio = np.nan_to_num(np.nanmax(used, axis=1) / np.nanmin(used, axis=1), nan=1.0)
+    total = lengths.sum(axis=1)
+    ok = ratio <= balance + EPS
+    pick = int(np.argmin(np.where(ok, total, np.inf))) if ok.any() else int(np.lexsort((total, ratio))[0])
+    return [[0, *(int(i) + 1 for i in np.flatnonzero(labels[pick] == k))] for k in range(days)]
+
+
 def _retour(d: np.ndarray, nodes: list[int], work: int, seed: int) -> list[int]:
     """The day's stops (base first) toured afresh, kept only if shorter than the order given."""
     idx = np.asarray(nodes, dtype=np.int64)
@@ -204,7 +251,7 @@ def split_days(
     days: int,
     first_day: Iterable[int] = (),
     balance: float = 1.10,
-    work: int = 160_000,
+    work: int = 100_000,
     seed: int = 0,
 ) -> list[list[int]]:
     """Day tours over the matrix ``d`` (node 0 the base, 1 … n the stops), each starting with 0.
@@ -225,6 +272,9 @@ def split_days(
         tours = base + [[0] for _ in range(days - 1)]
         tours[0] = _retour(d, tours[0], work, seed)
         return tours
+    exact = _exact_split(d, days, priority, balance)
+    if exact is not None:
+        return [_retour(d, t, work, seed) if len(t) > 1 else t for t in exact]
     sub = np.asarray([0, *others], dtype=np.int64)
     giant = [int(sub[i]) for i in solve_tour(d[np.ix_(sub, sub)], work=work, seed=seed)][1:]
     best: tuple[tuple[int, float], list[list[int]]] | None = None

@@ -254,3 +254,27 @@ def test_compliance_arithmetic() -> None:
         planned_m=0, last_visits={1: t, 3: t - dt.timedelta(days=20)},
     )
     assert row2["longest_unvisited_building"] == 3 and row2["longest_unvisited_days"] == pytest.approx(24.6)
+
+
+@pytest.mark.parametrize("n", [4, 6, 7])
+def test_small_grids_split_exactly(n: int) -> None:
+    """Up to ten stops every split is tried: the result equals a brute force over all splits."""
+    d = points_matrix(40 + n, n + 1)
+    d[0, 1:] += 400.0  # a base away from the stops, as a station beside the grid
+    d[1:, 0] += 400.0
+    tours = split_days(d, days=3)
+    got = [tour_length(d, t) for t in tours]
+    best: tuple[int, float] | None = None
+    for labels in itertools.product(range(3), repeat=n):
+        groups = [[0] + [i + 1 for i in range(n) if labels[i] == k] for k in range(3)]
+        if any(len(g) == 1 for g in groups):
+            continue
+        lengths = [tour_length(d[np.ix_(g, g)], solve_tour(d[np.ix_(g, g)])) for g in groups]
+        ok = balance_ratio(lengths) <= 1.10 + 1e-9
+        key = (0 if ok else 1, sum(lengths) if ok else balance_ratio(lengths))
+        best = key if best is None or key < best else best
+    assert best is not None
+    if best[0] == 0:
+        assert balance_ratio(got) <= 1.10 + 1e-9 and sum(got) == pytest.approx(best[1])
+    else:
+        assert balance_ratio(got) == pytest.approx(best[1])
