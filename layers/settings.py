@@ -25,7 +25,7 @@ class PatrolSettings(BaseSettings):
     minutes_per_household: float = Field(0.25, ge=0, le=60)
     balance: float = Field(1.10, ge=1.0, description="longest day ≤ balance × shortest")
     margin_m: float = Field(150.0, ge=0, le=5000, description="streets this far outside a grid may be walked")
-    route_work: int = Field(100_000, ge=1, le=100_000_000, description="route search budget, node-iterations")
+    route_work: int = Field(60_000, ge=1, le=100_000_000, description="route search budget, node-iterations")
     seed: int = 0
     match_m: float = Field(30.0, gt=0, le=500, description="a check-in this close to a building visits it")
     max_accuracy_m: float = Field(100.0, gt=0)

@@ -251,7 +251,7 @@ def split_days(
     days: int,
     first_day: Iterable[int] = (),
     balance: float = 1.10,
-    work: int = 100_000,
+    work: int = 60_000,
     seed: int = 0,
 ) -> list[list[int]]:
     """Day tours over the matrix ``d`` (node 0 the base, 1 … n the stops), each starting with 0.

@@ -26,7 +26,7 @@ class PatrolRules:
     minutes_per_household: float = 0.25
     balance: float = 1.10  # longest day ≤ balance × shortest day
     margin_m: float = 150.0  # streets this far outside the grid may be walked
-    route_work: int = 100_000  # route search budget in node-iterations (PyVRP); a count, never a clock
+    route_work: int = 60_000  # route search budget in node-iterations (PyVRP); a count, never a clock
     seed: int = 0
     match_m: float = 30.0  # a check-in this close to a footprint visits it
     max_accuracy_m: float = 100.0  # a fix less accurate than this is kept but is no visit

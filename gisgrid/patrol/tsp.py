@@ -115,7 +115,7 @@ def iterations_for(n: int, work: int) -> int:
     return int(np.clip(work // max(n, 1), MIN_ITERATIONS, MAX_ITERATIONS))
 
 
-def solve_tour(d: np.ndarray, *, work: int = 100_000, seed: int = 0) -> list[int]:
+def solve_tour(d: np.ndarray, *, work: int = 60_000, seed: int = 0) -> list[int]:
     """The shortest closed tour found from node 0 through every node of the square matrix ``d``.
 
     ``work`` is the search budget in node-iterations (:func:`iterations_for`). Returns the visiting
