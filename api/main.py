@@ -33,6 +33,7 @@ from api.routers import (
     kpis,
     layers,
     open311,
+    patrol,
     siting,
     users,
 )
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(siting.router)
     app.include_router(coverage_maps.router)
     app.include_router(complexes.router)
+    app.include_router(patrol.router)
     app.include_router(pages.router)
     app.include_router(open311.router)  # last: it ends with a catch-all under /open311/v2
     _add_docs(app)

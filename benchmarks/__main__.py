@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from layers import bootstrap, migrate
 from layers.settings import get_settings
 
-MODULES = ("bench_demo", "bench_import", "bench_partition", "bench_incidents", "bench_siting")
+MODULES = ("bench_demo", "bench_import", "bench_partition", "bench_incidents", "bench_siting", "bench_patrol")
 BENCH_DB = "gisgrid_bench"
 RESULTS = Path(__file__).parent / "results"
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gisgrid import vocab
@@ -209,12 +209,29 @@ def _first_area(session: Session, levels: tuple[str, ...], within: AdminArea | N
     return session.scalar(query)
 
 
+def _demo_grid_worker(session: Session, community: AdminArea | None) -> int | None:
+    """The grid worker the demo patrol login stands for: in its community, one with a grid if any.
+
+    A worker gets a grid when the community's grids are published (``layers.patrol.staffing``), so the
+    link holds whether the users are made before or after the grids are planned.
+    """
+    if community is None:
+        return None
+    found = session.execute(text(
+        "SELECT s.id FROM staff s WHERE s.community_id = :cid AND s.role = 'grid_worker' AND s.active "
+        "ORDER BY EXISTS (SELECT 1 FROM assignment a WHERE a.staff_id = s.id AND a.target_kind = 'grid' "
+        "AND a.valid_to IS NULL) DESC, s.id LIMIT 1"
+    ), {"cid": community.id}).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
 def create_demo_users(session: Session) -> list[dict[str, Any]]:
     """One ``demo_<role>`` user per role, with fresh random passwords; existing demo users are replaced.
 
     Scopes follow the admin areas present: the leader gets the district, the planner and the
     dispatcher a street (or town) of it, the patrol user a community of that street, the department
-    user the district (and the first department, if any). Without an area of the wanted level the
+    user the district (and the first department, if any); the patrol user is linked to a grid worker of
+    its community (``staff_id``). Without an area of the wanted level the
     user gets the nearest broader one found; the admin has no scope. Returns, per user, what to print:
     ``username``, ``password``, ``role``, ``scope_area_code``, ``scope_area_name``, ``scope_level``.
     The caller commits.
@@ -223,6 +240,8 @@ def create_demo_users(session: Session) -> list[dict[str, Any]]:
     street = _first_area(session, ("street", "town"), district) or district
     community = _first_area(session, ("community",), street) or street
     department = session.scalar(select(Department).order_by(Department.code))
+    patrol_staff = _demo_grid_worker(session, community if community is not None and community.level == "community"
+                                     else None)
 
     plan: list[tuple[str, AdminArea | None, str]] = [
         ("admin", None, "演示管理员"),
@@ -247,7 +266,7 @@ def create_demo_users(session: Session) -> list[dict[str, Any]]:
         user.scope_area_id = area.id if area is not None else None
         user.display_name = display_name
         user.department_id = department_id
-        user.staff_id = None
+        user.staff_id = patrol_staff if role == "patrol" else None
         user.active = True
         out.append(
             {
@@ -261,6 +280,7 @@ def create_demo_users(session: Session) -> list[dict[str, Any]]:
                 "department": department.name
                 if department_id is not None and department is not None
                 else None,
+                "staff_id": user.staff_id,
             }
         )
     session.flush()

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from gisgrid.incidents.intake import IntakeOptions
+    from gisgrid.patrol import PatrolRules
 
 DEV_SECRET = "dev-only-secret-change-me-it-is-public"  # refused in production; 32+ bytes for HS256
 
@@ -33,6 +34,32 @@ class IncidentSettings(BaseSettings):
         from gisgrid.incidents.intake import IntakeOptions
 
         return IntakeOptions(self.boundary_m, self.duplicate_m, self.duplicate_hours)
+
+
+class PatrolSettings(BaseSettings):
+    """``GISGRID_PATROL_*`` — weekly patrol plans and check-ins (:class:`gisgrid.patrol.PatrolRules`)."""
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_PATROL_", extra="ignore")
+
+    days: int = Field(3, ge=1, le=7, description="patrol days a week")
+    walk_kmh: float = Field(4.5, gt=0, le=10)
+    shift_minutes: float = Field(180.0, gt=0, le=24 * 60)
+    minutes_per_household: float = Field(0.25, ge=0, le=60)
+    balance: float = Field(1.10, ge=1.0, description="longest day ≤ balance × shortest")
+    margin_m: float = Field(150.0, ge=0, le=5000, description="streets this far outside a grid may be walked")
+    route_work: int = Field(60_000, ge=1, le=100_000_000, description="route search budget, node-iterations")
+    seed: int = 0
+    match_m: float = Field(30.0, gt=0, le=500, description="a check-in this close to a building visits it")
+    max_accuracy_m: float = Field(100.0, gt=0)
+    max_speed_kmh: float = Field(30.0, gt=0)
+    future_s: float = Field(300.0, ge=0)
+    outside_m: float = Field(500.0, ge=0)
+
+    def rules(self) -> PatrolRules:
+        """These settings as the core's :class:`gisgrid.patrol.PatrolRules`."""
+        from gisgrid.patrol import PatrolRules
+
+        return PatrolRules(**self.model_dump())
 
 
 class Settings(BaseSettings):
@@ -60,6 +87,8 @@ class Settings(BaseSettings):
     open311_keys: str = Field(
         "", description="Open311 api_key → account: 'key1:username1,key2:username2' (no keys: no Open311 access)"
     )
+
+    patrol: PatrolSettings = Field(default_factory=PatrolSettings)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

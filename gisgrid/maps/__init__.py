@@ -6,8 +6,8 @@ Pure core: GeoDataFrames in, a :class:`folium.Map` out — no database, no HTTP.
 * :mod:`~gisgrid.maps.basemaps` — none, OSM, Tianditu, Amap, and the GCJ-02 shift Amap needs;
 * :mod:`~gisgrid.maps.text` — every string in zh-CN and English, vocabulary terms;
 * :mod:`~gisgrid.maps.base` — the empty map, shared CSS and controls, input checks, rendering;
-* :mod:`~gisgrid.maps.overview`, :mod:`~gisgrid.maps.grid_map`, :mod:`~gisgrid.maps.heatmap` — the
-  three pages.
+* :mod:`~gisgrid.maps.overview`, :mod:`~gisgrid.maps.grid_map`, :mod:`~gisgrid.maps.heatmap`,
+  :mod:`~gisgrid.maps.patrol_map` — the four pages.
 
 Two rules shape every page:
 
@@ -33,6 +33,7 @@ from gisgrid.maps.grid_map import (
 )
 from gisgrid.maps.heatmap import HEAT_GRADIENT, build_incident_heatmap, category_label
 from gisgrid.maps.overview import build_overview_map, station_style
+from gisgrid.maps.patrol_map import PATROL_STYLES, build_patrol_map
 from gisgrid.maps.text import LANGUAGES, Language, term
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "HEAT_GRADIENT",
     "HEAT_JS",
     "LANGUAGES",
+    "PATROL_STYLES",
     "PROBLEM_STYLES",
     "VENDOR_CSS",
     "VENDOR_JS",
@@ -52,6 +54,7 @@ __all__ = [
     "build_grid_map",
     "build_incident_heatmap",
     "build_overview_map",
+    "build_patrol_map",
     "category_label",
     "grid_class",
     "layer_summary",

@@ -172,6 +172,42 @@ HEAT_TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# The patrol map.
+PATROL_TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "网格巡查地图",
+        "grid": "网格",
+        "visited": "本周已走访楼栋",
+        "unvisited": "本周未走访楼栋",
+        "route": "计划路线",
+        "day": "第{n}天 {date}",
+        "checkins": "签到点",
+        "flagged": "异常签到（不计走访）",
+        "summary": "{week} 当周 · 已走访 {v}/{n} 栋 · 计划 {km} 公里",
+        "building": "楼栋",
+        "households": "户数",
+        "length": "里程(米)",
+        "time": "时间",
+        "flags": "异常",
+    },
+    "en": {
+        "title": "Grid patrol map",
+        "grid": "Grid",
+        "visited": "Buildings visited this week",
+        "unvisited": "Buildings not visited this week",
+        "route": "Planned route",
+        "day": "Day {n} {date}",
+        "checkins": "Check-ins",
+        "flagged": "Flagged check-ins (no visit)",
+        "summary": "Week of {week} · visited {v}/{n} buildings · {km} km planned",
+        "building": "Building",
+        "households": "Households",
+        "length": "Length (m)",
+        "time": "Time",
+        "flags": "Flags",
+    },
+}
+
 
 def phrase(language: str, key: str) -> str:
     """A string of the overview table (:data:`TEXT`) in ``language``."""

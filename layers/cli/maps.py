@@ -1,4 +1,4 @@
-"""``gisgrid map render overview|grids OUT.html`` (and the maps other modules add to :data:`RENDERERS`)."""
+"""``gisgrid map render overview|grids|patrol OUT.html`` (and the maps other modules add to :data:`RENDERERS`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ RENDERERS: dict[str, Callable[..., None]] = {}
 
 @map_app.command("render")
 def map_render(
-    what: Annotated[str, typer.Argument(help="Which map: 'overview' or 'grids'.")],
+    what: Annotated[str, typer.Argument(help="overview, grids, patrol, coverage, rollout or complexes.")],
     out: Annotated[Path, typer.Argument(help="Output HTML file.")],
     basemap: Annotated[Basemap | None, typer.Option(help="osm, tianditu, amap or none.")] = None,
     static_url: Annotated[str, typer.Option(help="Where the page finds the vendored assets.")] = "/static",
@@ -36,6 +36,9 @@ def map_render(
     lang: Annotated[str | None, typer.Option(help="coverage/rollout/complexes: zh-CN or en.")] = None,
     suggest: Annotated[int, typer.Option(min=0, max=50, help="coverage: suggested new sites to draw.")] = 0,
     indicator: Annotated[str | None, typer.Option(help="complexes: professional, owners_committee, party_org.")] = None,
+    staff_id: Annotated[int | None, typer.Option("--staff-id", help="patrol: the worker.")] = None,
+    week: Annotated[str | None, typer.Option(help="patrol: any day of the week (default this week).")] = None,
+    grid: Annotated[str | None, typer.Option(help="patrol: the worker's grid (default their first).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a map to an HTML file (overview and grids link the assets under --static-url; the
@@ -44,6 +47,12 @@ def map_render(
         options: dict[str, Any] = {"kind": kind, "date": day, "area": area, "lang": lang, "suggest": suggest,
                                    "indicator": indicator}
         RENDERERS[what](out, basemap=basemap, as_json=as_json, options=options)
+        return
+    if what == "patrol":
+        from layers.cli.patrol import render_patrol_command
+
+        render_patrol_command(out, staff_id=staff_id, week=week, grid=grid, basemap=basemap, static_url=static_url,
+                              as_json=as_json)
         return
     if what == "grids":
         from layers.cli.grids import render_grids_command
@@ -66,7 +75,7 @@ def map_render(
     s = settings()
     try:
         if what != "overview":
-            known = ", ".join(["overview", "grids", *sorted(RENDERERS)])
+            known = ", ".join(["overview", "grids", "patrol", *sorted(RENDERERS)])
             raise InvalidInputError(f"unknown map {what!r}; available: {known}", field="what")
         engine = make_engine(database_url())
         with make_sessionmaker(engine)() as session:

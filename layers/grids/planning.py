@@ -25,6 +25,7 @@ from layers.grids.queries import (
     load_streets,
 )
 from layers.grids.versions import PublishResult, publish_plan
+from layers.patrol.staffing import assign_grid_workers
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CommunityPlanReport:
     problems: list[Problem] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     published: PublishResult | None = None
+    staffing: dict[str, int] | None = None
     skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +60,8 @@ class CommunityPlanReport:
         }
         if self.published is not None:
             out["published"] = self.published.to_dict()
+        if self.staffing is not None:
+            out["staffing"] = self.staffing
         return out
 
 
@@ -88,12 +92,15 @@ def plan_community(
         max_households=max_households, seed=seed,
     )
     published = None
+    staffing = None
     if publish:
         published = publish_plan(
             session, community_code, plan.grids[["code", "geometry"]], user_id=user_id,
             pieces=plan.pieces if len(plan.pieces) else None,
             min_households=min_households, max_households=max_households,
         )
+        # grids exist only from here on: the community's grid workers without one get a grid each
+        staffing = assign_grid_workers(session, community_code)
     return CommunityPlanReport(
         community_code,
         k=int(plan.k),
@@ -103,6 +110,7 @@ def plan_community(
         problems=list(plan.problems),
         stats=dict(plan.stats),
         published=published,
+        staffing=staffing,
     )
 
 
