@@ -7,11 +7,12 @@ against the migrations.
 from layers.models.accounts import AuditLog, User
 from layers.models.areas import AdminArea, Grid
 from layers.models.base import Base
+from layers.models.coverage import CoverageResult, CoverageState
 from layers.models.estate import Building, Complex, PropertyCompany
 from layers.models.incidents import Incident, IncidentEvent, ReferenceGeneration
 from layers.models.patrols import PatrolCheckin, PatrolPlan
 from layers.models.people import Assignment, Department, Staff
-from layers.models.stations import Station
+from layers.models.stations import Station, StationStatus
 from layers.models.streets import StreetEdge, StreetNode
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "Base",
     "Building",
     "Complex",
+    "CoverageResult",
+    "CoverageState",
     "Department",
     "Grid",
     "Incident",
@@ -31,6 +34,7 @@ __all__ = [
     "ReferenceGeneration",
     "Staff",
     "Station",
+    "StationStatus",
     "StreetEdge",
     "StreetNode",
     "User",

@@ -1,10 +1,21 @@
-"""Service posts: party–masses centres, stations and posts, red heart stations and police rooms."""
+"""Service posts: party–masses centres, stations and posts, red heart stations and police rooms, and the
+dated history of their statuses."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gisgrid import vocab
@@ -52,3 +63,27 @@ class Station(Base):
     source: Mapped[str] = mapped_column(String(16), server_default="manual")
     source_ref: Mapped[str | None] = mapped_column(String(64))
     geom = mapped_column(geometry("POINT"), nullable=False)
+
+
+class StationStatus(Base):
+    """One dated status change of a station, kept for ever: "what was open on day D" is read from here.
+
+    The station row keeps the current status and one date per status, derived from these rows
+    (``gisgrid.stations.row_dates``). ``recorded_by`` names who recorded it: a username, ``cli:…``,
+    ``import:<file>``, ``demo`` or ``migration 0004`` (rows made from the dates stations had before).
+    """
+
+    __tablename__ = "station_status"
+    __table_args__ = (
+        one_of("status", vocab.STATION_STATUSES),
+        UniqueConstraint("station_id", "status", "since"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -39,11 +39,11 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_then_downgrade_on_an_empty_database(empty_db: str) -> None:
     expected = set(Base.metadata.tables)
-    assert len(expected) == 18
+    assert len(expected) == 21
     assert _tables(empty_db) == set()
 
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == migrate.head() == "0003"
+    assert migrate.current(empty_db) == migrate.head() == "0004"
     assert _tables(empty_db) == expected | {"alembic_version"}
 
     migrate.downgrade(empty_db, "base")

@@ -1,0 +1,209 @@
+"""The stored coverage — ``coverage_result``, "now" — computed in full, updated when one station changes,
+and recomputed whenever it turns out stale.
+
+Every writer holds one transaction-level advisory lock, so two station changes (or a change and a
+refresh) never interleave their reads and writes of the table. ``coverage_state`` records, per kind,
+the thresholds and the fingerprints of the network, the buildings and the open stations the rows were
+computed from; rows whose fingerprints no longer match (a street import, new buildings, a station
+written by an import or the demo loader) are recomputed in full before they are read
+(:func:`ensure_current`). A station change made through :mod:`layers.stations` updates them
+incrementally (:func:`station_changed`) when they were current before the change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gisgrid import vocab
+from gisgrid.coverage import KindCoverage, Places, Thresholds, Update, cover
+from gisgrid.coverage.compute import closer, reach, reassign
+from layers.copying import copy_csv, raw_cursor
+from layers.coverage.inputs import Network, network, places_of, station_places, stations_version
+
+__all__ = ["COVERAGE_LOCK", "Change", "StationState", "current_kinds", "ensure_current", "lock", "recompute",
+           "station_changed", "stored_frame"]
+
+COVERAGE_LOCK = 4242_0004  # pg_advisory_xact_lock key of the coverage writers
+KINDS = vocab.STATION_KINDS
+
+
+@dataclass(frozen=True)
+class StationState:
+    """What coverage needs to know of a station before or after a change."""
+
+    id: int
+    kind: str
+    is_open: bool
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class Change:
+    """How the rows of one kind were brought up to date."""
+
+    kind: str
+    mode: str  # full | incremental
+    buildings_changed: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def lock(session: Session) -> None:
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COVERAGE_LOCK})
+
+
+def current_kinds(session: Session, thresholds: Thresholds, net: Network, kinds: Iterable[str] = KINDS) -> set[str]:
+    """The kinds whose stored rows match the thresholds, network, buildings and open stations now."""
+    rows = {r.kind: r for r in session.execute(text("SELECT * FROM coverage_state"))}
+    out = set()
+    for kind in kinds:
+        row = rows.get(kind)
+        if (row is not None and row.threshold_m == thresholds.threshold(kind) and row.cap_m == thresholds.cap(kind)
+                and row.network_version == net.version and row.buildings_version == net.buildings_version
+                and row.stations_version == stations_version(session, kind)):
+            out.add(kind)
+    return out
+
+
+def _save_state(session: Session, kind: str, thresholds: Thresholds, net: Network, *, full: bool) -> None:
+    session.execute(text("""
+        INSERT INTO coverage_state AS s (kind, threshold_m, cap_m, network_version, buildings_version,
+                                         stations_version, buildings, computed_at, updated_at)
+        VALUES (:kind, :threshold, :cap, :network, :buildings_version, :stations, :buildings, now(), now())
+        ON CONFLICT (kind) DO UPDATE SET threshold_m = EXCLUDED.threshold_m, cap_m = EXCLUDED.cap_m,
+            network_version = EXCLUDED.network_version, buildings_version = EXCLUDED.buildings_version,
+            stations_version = EXCLUDED.stations_version, buildings = EXCLUDED.buildings,
+            computed_at = CASE WHEN :full THEN now() ELSE s.computed_at END, updated_at = now()"""), {
+        "kind": kind, "threshold": thresholds.threshold(kind), "cap": thresholds.cap(kind), "network": net.version,
+        "buildings_version": net.buildings_version, "stations": stations_version(session, kind),
+        "buildings": len(net.buildings), "full": full,
+    })
+
+
+def _write_kind(session: Session, kind: str, buildings: Places, result: KindCoverage) -> None:
+    session.execute(text("DELETE FROM coverage_result WHERE kind = :kind"), {"kind": kind})
+    reached = np.isfinite(result.distance)
+    # an empty CSV field is NULL: no station within the cap
+    frame = pd.DataFrame({
+        "building_id": buildings.ids, "kind": kind,
+        "distance_m": np.where(reached, result.distance.astype(str), ""),
+        "station_id": np.where(reached, result.station.astype(str), ""),
+        "island": buildings.island,
+    })
+    with raw_cursor(session.connection()) as cur:
+        copy_csv(cur, "coverage_result", frame, ["building_id", "kind", "distance_m", "station_id", "island"])
+
+
+def recompute(session: Session, thresholds: Thresholds, kinds: Iterable[str] = KINDS) -> list[Change]:
+    """Compute the given kinds in full for every building and store them (caller holds :func:`lock`)."""
+    net = network(session)
+    out = []
+    for kind in kinds:
+        started = time.perf_counter()
+        stations = station_places(session, net.net, kind=kind)
+        result = cover(net.net, net.buildings, stations, thresholds.cap(kind))
+        _write_kind(session, kind, net.buildings, result)
+        _save_state(session, kind, thresholds, net, full=True)
+        out.append(Change(kind, "full", len(net.buildings), round(time.perf_counter() - started, 4)))
+    return out
+
+
+def ensure_current(session: Session, thresholds: Thresholds) -> list[Change]:
+    """Recompute the kinds whose stored rows are stale; nothing when all are current."""
+    lock(session)
+    net = network(session)
+    stale = [k for k in KINDS if k not in current_kinds(session, thresholds, net)]
+    return recompute(session, thresholds, stale) if stale else []
+
+
+def _write_update(session: Session, kind: str, net: Network, update: Update) -> None:
+    if not len(update):
+        return
+    reached = np.isfinite(update.distance)
+    session.execute(text("""
+        UPDATE coverage_result c SET distance_m = v.d, station_id = v.s, computed_at = now()
+        FROM unnest(CAST(:b AS integer[]), CAST(:d AS double precision[]), CAST(:s AS integer[])) AS v(b, d, s)
+        WHERE c.building_id = v.b AND c.kind = :kind"""), {
+        "kind": kind, "b": net.buildings.ids[update.index].tolist(),
+        "d": [float(d) if ok else None for d, ok in zip(update.distance, reached, strict=True)],
+        "s": [int(s) if ok else None for s, ok in zip(update.station, reached, strict=True)],
+    })
+
+
+def _opened(session: Session, kind: str, net: Network, station: StationState, cap: float) -> Update:
+    """One single-source search from the new station; the buildings it brings closer change."""
+    found = reach(net.net, net.buildings, places_of(net.net, [station.id], [station.lon], [station.lat]), cap)
+    ids = net.buildings.ids[found.index]
+    stored: dict[int, float | None] = dict(session.execute(text(
+        "SELECT building_id, distance_m FROM coverage_result WHERE kind = :kind AND building_id = ANY(:ids)"),
+        {"kind": kind, "ids": ids.tolist()}).all())
+    before = np.array([np.nan if (v := stored.get(int(b))) is None else v for b in ids], dtype=float)
+    return closer(found, before)
+
+
+def _closed(session: Session, kind: str, net: Network, station: StationState, cap: float) -> Update:
+    """Only the buildings the closed station served are searched again, from the stations near it."""
+    served = np.array(session.execute(text(
+        "SELECT building_id FROM coverage_result WHERE kind = :kind AND station_id = :id"),
+        {"kind": kind, "id": station.id}).scalars().all(), dtype=np.int64)
+    remaining = station_places(session, net.net, kind=kind)
+    remaining = remaining.take(np.flatnonzero(remaining.ids != station.id))
+    gone = places_of(net.net, [station.id], [station.lon], [station.lat])
+    return reassign(net.net, net.buildings, net.positions(served), remaining, cap, around=gone)
+
+
+def station_changed(
+    session: Session, thresholds: Thresholds, before: StationState | None, after: StationState | None,
+    current: set[str],
+) -> list[Change]:
+    """Bring the stored coverage up to date after one station changed from ``before`` to ``after``.
+
+    ``current``: the kinds whose rows were current *before* the change (:func:`current_kinds`, taken
+    under :func:`lock`); those are updated incrementally, the others recomputed in full.
+    """
+    net = network(session)
+    steps: dict[str, list[tuple[str, StationState]]] = {}
+    moved = before is not None and after is not None and (before.kind, before.lon, before.lat) != (
+        after.kind, after.lon, after.lat)
+    if before is not None and before.is_open and (after is None or not after.is_open or moved):
+        steps.setdefault(before.kind, []).append(("close", before))
+    if after is not None and after.is_open and (before is None or not before.is_open or moved):
+        steps.setdefault(after.kind, []).append(("open", after))
+    out = []
+    for kind, todo in steps.items():
+        if kind not in current:
+            out.extend(recompute(session, thresholds, [kind]))
+            continue
+        started = time.perf_counter()
+        changed = 0
+        for action, state in todo:
+            update = (_closed if action == "close" else _opened)(session, kind, net, state, thresholds.cap(kind))
+            _write_update(session, kind, net, update)
+            changed += len(update)
+        _save_state(session, kind, thresholds, net, full=False)
+        out.append(Change(kind, "incremental", changed, round(time.perf_counter() - started, 4)))
+    return out
+
+
+def stored_frame(session: Session) -> pd.DataFrame:
+    """The stored rows as one row per building: ``id, island``, ``distance_<kind>`` (inf = none) and
+    ``station_<kind>`` (-1 = none)."""
+    rows = session.execute(text("SELECT building_id, kind, distance_m, station_id, island FROM coverage_result")).all()
+    long = pd.DataFrame(rows, columns=["id", "kind", "distance", "station", "island"])
+    out = pd.DataFrame(index=pd.Index(sorted(long["id"].unique()), name="id"))
+    for kind in KINDS:
+        part = long[long["kind"] == kind].set_index("id")
+        out[f"distance_{kind}"] = part["distance"].astype(float).reindex(out.index).fillna(np.inf)
+        out[f"station_{kind}"] = part["station"].astype(float).reindex(out.index).fillna(-1).astype(np.int64)
+    out["island"] = long.groupby("id")["island"].any().reindex(out.index).fillna(False).astype(bool)
+    return out.reset_index()
