@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from api import pages
 from api.background import incident_background
 from api.errors import add_exception_handlers
-from api.routers import auth, grids, health, incidents, kpis, layers, open311, users
+from api.routers import auth, coverage, grids, health, incidents, kpis, layers, open311, stations, users
 from layers.db import make_engine, make_sessionmaker, service_url
 from layers.settings import Settings, get_settings
 
@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(layers.router)
     app.include_router(grids.router)
     app.include_router(kpis.router)
+    app.include_router(stations.router)
+    app.include_router(coverage.router)
     app.include_router(pages.router)
     app.include_router(open311.router)  # last: it ends with a catch-all under /open311/v2
     _add_docs(app)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from layers.cli import db, demo, files, grids, incidents, maps, osm
+from layers.cli import coverage, db, demo, files, grids, incidents, maps, osm, stations
 
 __all__ = ["app"]
 
@@ -28,6 +28,8 @@ osm.register(import_app)
 files.register(import_app, app)
 grids.register(app)
 incidents.register(app)
+stations.register(app)
+coverage.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
