@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -74,9 +75,10 @@ class StationStatus(Base):
     """
 
     __tablename__ = "station_status"
+    # not unique per (station, status, day): opened, closed by mistake and reopened the same day is three rows
     __table_args__ = (
         one_of("status", vocab.STATION_STATUSES),
-        UniqueConstraint("station_id", "status", "since"),
+        Index("ix_station_status_station_id_since", "station_id", "since"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

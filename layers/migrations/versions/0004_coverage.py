@@ -6,8 +6,7 @@ Create Date: 2026-12-02 09:00:00
 
 Written by hand.
 
-* ``station_status`` — one row per dated status change of a station (status, since, who recorded it),
-  unique per (station, status, since). Existing stations get the history their dates state, recorded by
+* ``station_status`` — one row per dated status change of a station (status, since, who recorded it). Existing stations get the history their dates state, recorded by
   ``migration 0004``; a planned station without a date is planned from the day of the migration.
 * ``coverage_result`` — per building and station kind: the walk to the nearest open station (NULL beyond
   the search cap or on an island), that station, the island flag.
@@ -48,8 +47,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_station_status_user_id_app_user'),
                                 ondelete='SET NULL'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_station_status')),
-        sa.UniqueConstraint('station_id', 'status', 'since', name=op.f('uq_station_status_station_id_status_since')),
     )
+    op.create_index('ix_station_status_station_id_since', 'station_status', ['station_id', 'since'], unique=False)
     op.create_index(op.f('ix_station_status_user_id'), 'station_status', ['user_id'], unique=False)
     op.execute("""
         INSERT INTO station_status (station_id, status, since, recorded_by)
@@ -107,4 +106,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_coverage_result_station_id'), table_name='coverage_result')
     op.drop_table('coverage_result')
     op.drop_index(op.f('ix_station_status_user_id'), table_name='station_status')
+    op.drop_index('ix_station_status_station_id_since', table_name='station_status')
     op.drop_table('station_status')
