@@ -24,7 +24,7 @@ from gisgrid.coverage import Thresholds
 from gisgrid.errors import GeometryError, NotFoundError, PermissionDeniedError
 from gisgrid.stations import StatusEvent
 from layers.coverage import StationState, current_kinds, lock, station_changed, today
-from layers.coverage.inputs import network
+from layers.coverage.inputs import Network, network
 
 __all__ = ["Actor", "change_status", "create", "edit", "get", "history", "list_stations"]
 
@@ -129,9 +129,10 @@ def _record(session: Session, actor: Actor, station_id: int, events: list[Status
              "by": actor.name[:100], "note": note})
 
 
-def _coverage_before(session: Session, thresholds: Thresholds, kinds: set[str]) -> set[str]:
+def _coverage_before(session: Session, thresholds: Thresholds, kinds: set[str]) -> tuple[set[str], Network]:
     lock(session)
-    return current_kinds(session, thresholds, network(session), kinds)
+    net = network(session)
+    return current_kinds(session, thresholds, net, kinds), net
 
 
 def create(
@@ -147,7 +148,7 @@ def create(
     events = rules.timeline(status, dates or {}, today=today())
     place = locate(session, x, y)
     _check_scope(actor, place.community_code, f"the point lon={x}, lat={y} (community {place.community_code})")
-    current = _coverage_before(session, thresholds, {kind})
+    current, net = _coverage_before(session, thresholds, {kind})
     row = rules.row_dates(events)
     station_id = session.execute(text(
         f"INSERT INTO station (name, kind, status, planned_on, building_since, opened_on, closed_on,"
@@ -158,7 +159,7 @@ def create(
     _record(session, actor, station_id, events, note)
     out = _as_dict(session, station_id)
     _audit(session, actor, "station_create", station_id, None, _without_history(out))
-    changes = station_changed(session, thresholds, None, _state(_row(session, station_id)), current)
+    changes = station_changed(session, thresholds, None, _state(_row(session, station_id)), current, net)
     return {**out, "coverage": [c.to_dict() for c in changes]}
 
 
@@ -185,7 +186,7 @@ def edit(
         x, y = rules.to_wgs84_point(lon, lat, crs)
         place = locate(session, x, y)
         _check_scope(actor, place.community_code, f"the point lon={x}, lat={y} (community {place.community_code})")
-    current = _coverage_before(session, thresholds, {before.kind, values.get("kind", before.kind)})
+    current, net = _coverage_before(session, thresholds, {before.kind, values.get("kind", before.kind)})
     sets = [f"{c} = :{c}" for c in values]
     if place is not None:
         sets += [f"geom = {_POINT}", "community_id = :community", "complex_id = :complex"]
@@ -194,7 +195,7 @@ def edit(
         session.execute(text(f"UPDATE station SET {', '.join(sets)} WHERE id = :id"), {**values, "id": station_id})
     out = _as_dict(session, station_id)
     _audit(session, actor, "station_edit", station_id, _plain(before), _without_history(out))
-    changes = station_changed(session, thresholds, _state(before), _state(_row(session, station_id)), current)
+    changes = station_changed(session, thresholds, _state(before), _state(_row(session, station_id)), current, net)
     return {**out, "coverage": [c.to_dict() for c in changes]}
 
 
@@ -209,7 +210,7 @@ def change_status(
         "SELECT status, since FROM station_status WHERE station_id = :id ORDER BY since, id"), {"id": station_id})]
     now = today()
     event = rules.check_change(recorded[-1] if recorded else None, status, since or now, today=now)
-    current = _coverage_before(session, thresholds, {before.kind})
+    current, net = _coverage_before(session, thresholds, {before.kind})
     _record(session, actor, station_id, [event], note)
     row = rules.row_dates([*recorded, event])
     session.execute(text(
@@ -217,7 +218,8 @@ def change_status(
         " opened_on = :opened_on, closed_on = :closed_on WHERE id = :id"), {**row, "id": station_id})
     out = _as_dict(session, station_id)
     _audit(session, actor, "station_status", station_id, _plain(before), _without_history(out))
-    changes = station_changed(session, thresholds, _state(before), _state(_row(session, station_id)), current)
+    after = StationState(station_id, before.kind, row["status"] == "open", float(before.lon), float(before.lat))
+    changes = station_changed(session, thresholds, _state(before), after, current, net)
     return {**out, "coverage": [c.to_dict() for c in changes]}
 
 

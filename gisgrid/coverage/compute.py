@@ -1,7 +1,8 @@
 """Walking distance from every building to the nearest open station of a kind, in full and incrementally.
 
-A full computation is one multi-source Dijkstra per kind (:func:`gisgrid.network.nearest`, the stations
-as virtual nodes on their edges), limited to the kind's cap. One station changing needs far less:
+A full computation is one multi-source Dijkstra per kind (:func:`gisgrid.network.nearest_each`, the
+stations as virtual nodes on their edges, all kinds on one graph), limited to the kind's cap.
+One station changing needs far less:
 
 * **opened** — one single-source Dijkstra from the new station, limited to the cap, reaches the only
   buildings it can bring closer (:func:`reach`); those whose stored distance it beats change
@@ -16,13 +17,14 @@ the network does not join to the rest) are flagged and never covered, whatever s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
 from gisgrid.errors import InvalidInputError
-from gisgrid.network import Snap, StreetNetwork, nearest, snap_buildings, snap_points
+from gisgrid.network import Snap, StreetNetwork, nearest, nearest_each, snap_buildings, snap_points
 
 __all__ = [
     "KindCoverage",
@@ -32,6 +34,7 @@ __all__ = [
     "close_station",
     "closer",
     "cover",
+    "cover_kinds",
     "node_places",
     "open_station",
     "place_buildings",
@@ -115,7 +118,8 @@ def place_stations(net: StreetNetwork, ids: np.ndarray, points: np.ndarray) -> P
 
 
 def node_places(net: StreetNetwork) -> Places:
-    """Every node as a place (on one of its edges, at that end): to measure distances at the nodes."""
+    """Every node as a place (on one of its edges, at that end): to measure distances at the nodes. A
+    node without an edge is flagged as an island."""
     n = net.n_nodes
     edge = np.full(n, -1, dtype=np.int64)
     along = np.zeros(n)
@@ -124,12 +128,13 @@ def node_places(net: StreetNetwork) -> Places:
     edge[nodes], along[nodes] = first, net.edge_length[first]
     nodes, first = np.unique(net.edge_u, return_index=True)
     edge[nodes], along[nodes] = first, 0.0
-    lonely = edge < 0
-    if np.any(lonely):
-        raise InvalidInputError(f"{int(lonely.sum())} nodes have no edge", field="street_node",
-                                rule="every node on an edge")
+    if not net.n_edges:
+        raise InvalidInputError("the network has no edges", field="street_edge", rule="a network")
+    lonely = edge < 0  # a node no street reaches: an island of its own
+    edge[lonely] = 0
     snap = Snap(edge, along, np.zeros(n), shapely.points(net.xy))
-    return _places(net, net.node_ids, snap)
+    places = _places(net, net.node_ids, snap)
+    return Places(places.ids, places.snap, places.island | lonely)
 
 
 def _empty_snap() -> Snap:
@@ -149,6 +154,24 @@ def cover(net: StreetNetwork, buildings: Places, stations: Places, cap: float) -
     found = nearest(net, stations.snap, buildings.snap, limit=cap)
     distance, station = _result(buildings, stations, found.distance, found.source)
     return KindCoverage(distance, station)
+
+
+def cover_kinds(
+    net: StreetNetwork, buildings: Places, stations: Mapping[str, Places], caps: Mapping[str, float]
+) -> dict[str, KindCoverage]:
+    """:func:`cover` for several kinds at once: one graph with every station on it and one pairing of
+    buildings and stations on shared edges, then one multi-source Dijkstra per kind."""
+    kinds = list(stations)
+    every = Places(
+        np.concatenate([stations[k].ids for k in kinds]) if kinds else np.zeros(0, np.int64),
+        Snap.concat([stations[k].snap for k in kinds]) if kinds else _empty_snap(),
+        np.concatenate([stations[k].island for k in kinds]) if kinds else np.zeros(0, bool),
+    )
+    starts = np.cumsum([0] + [len(stations[k]) for k in kinds])
+    groups = [np.arange(starts[i], starts[i + 1]) for i in range(len(kinds))]
+    found = nearest_each(net, every.snap, groups, buildings.snap, limits=[caps[k] for k in kinds])
+    return {k: KindCoverage(*_result(buildings, every, f.distance, f.source)) for k, f in zip(kinds, found,
+                                                                                            strict=True)}
 
 
 def reach(net: StreetNetwork, buildings: Places, station: Places, cap: float) -> Update:

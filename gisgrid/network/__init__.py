@@ -1,7 +1,14 @@
 """The walkable street network (graph, snapping, distances and paths), shared by coverage and patrols."""
 
 from gisgrid.network.graph import StreetNetwork
-from gisgrid.network.paths import Nearest, distance_matrix, nearest, node_distances, path_between
+from gisgrid.network.paths import (
+    Nearest,
+    distance_matrix,
+    nearest,
+    nearest_each,
+    node_distances,
+    path_between,
+)
 from gisgrid.network.snap import Snap, snap_buildings, snap_points
 
 __all__ = [
@@ -10,6 +17,7 @@ __all__ = [
     "StreetNetwork",
     "distance_matrix",
     "nearest",
+    "nearest_each",
     "node_distances",
     "path_between",
     "snap_buildings",

@@ -3,12 +3,14 @@ and the fingerprints that tell whether the stored coverage is still current.
 
 Snapping every building to the network costs more than a whole coverage computation, so the snapped
 buildings are kept per process beside the network (:func:`layers.network.street_network`) and reused
-while neither the network nor the buildings' geometry changed. "Changed" is one cheap statement:
-counts, ids and sums over entrances and footprint corners (a moved building moves them).
+while neither the network nor the buildings' geometry changed. "Changed" is one lookup: the counter
+that statement triggers on ``building`` move when buildings are added, removed, or their footprint or
+entrance written (``coverage_generation``, migration 0004).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -39,11 +42,7 @@ __all__ = [
     "thresholds_from",
 ]
 
-_BUILDINGS_VERSION = text(
-    "SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0),"
-    " round(coalesce(sum(ST_X(entrance) + 3 * ST_Y(entrance)), 0)::numeric, 7),"
-    " round(coalesce(sum(ST_XMin(geom) + 3 * ST_YMax(geom)), 0)::numeric, 7) FROM building"
-)
+_BUILDINGS_VERSION = text("SELECT coalesce(max(buildings), 0) FROM coverage_generation")
 
 
 def thresholds_from(settings: CoverageSettings) -> Thresholds:
@@ -85,13 +84,13 @@ class _PlacesCache:
         self._value: Network | None = None
 
     def get(self, session: Session) -> Network:
-        net = street_network(session)
         version = ":".join(str(v) for v in network_version(session))
         bversion = buildings_version(session)
-        key = (id(net), version, str(session.connection().engine.url), bversion)
+        key = (version, str(session.connection().engine.url), bversion)
         with self._lock:
             if self._key == key and self._value is not None:
                 return self._value
+        net = street_network(session)
         ids, foot, door = _building_geometry(session, net)
         value = Network(net, version, place_buildings(net, ids, foot, door), bversion)
         with self._lock:
@@ -117,10 +116,14 @@ def _building_geometry(session: Session, net: StreetNetwork) -> tuple[np.ndarray
 
 
 def station_places(session: Session, net: StreetNetwork, *, kind: str | None = None, ids: list[int] | None = None,
-                   open_only: bool = True) -> Places:
-    """Stations (open ones of ``kind``, or those with these ``ids``) placed on the network."""
+                   open_only: bool = True, near: tuple[float, float, float] | None = None) -> Places:
+    """Stations (open ones of ``kind``, or those with these ``ids``) placed on the network; with ``near``
+    (lon, lat, metres) only those within that many metres of the point."""
     where: list[str] = []
     params: dict[str, Any] = {}
+    if near is not None:
+        where.append("ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :metres)")
+        params.update(lon=near[0], lat=near[1], metres=near[2])
     if kind is not None:
         where.append("kind = :kind")
         params["kind"] = kind
@@ -134,10 +137,15 @@ def station_places(session: Session, net: StreetNetwork, *, kind: str | None = N
     return places_of(net, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
 
+@functools.lru_cache(maxsize=8)
+def _to_metric(crs: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+
+
 def places_of(net: StreetNetwork, ids: list[int], lon: list[float], lat: list[float]) -> Places:
-    points = gpd.GeoSeries(shapely.points(np.asarray(lon, float), np.asarray(lat, float)), crs=4326) \
-        if ids else gpd.GeoSeries([], crs=4326)
-    return place_stations(net, np.asarray(ids, dtype=np.int64), net.to_metric(points))
+    """Stations at WGS84 points placed on the network (a few points: no GeoSeries to build)."""
+    x, y = _to_metric(net.crs).transform(np.asarray(lon, float), np.asarray(lat, float))
+    return place_stations(net, np.asarray(ids, dtype=np.int64), shapely.points(np.atleast_1d(x), np.atleast_1d(y)))
 
 
 def buildings_frame(session: Session) -> pd.DataFrame:

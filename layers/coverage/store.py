@@ -13,6 +13,7 @@ incrementally (:func:`station_changed`) when they were current before the change
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -22,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gisgrid import vocab
-from gisgrid.coverage import KindCoverage, Places, Thresholds, Update, cover
-from gisgrid.coverage.compute import closer, reach, reassign
+from gisgrid.coverage import KindCoverage, Places, Thresholds, Update
+from gisgrid.coverage.compute import closer, cover_kinds, reach, reassign
 from layers.copying import copy_csv, raw_cursor
 from layers.coverage.inputs import Network, network, places_of, station_places, stations_version
 
@@ -90,32 +91,65 @@ def _save_state(session: Session, kind: str, thresholds: Thresholds, net: Networ
     })
 
 
-def _write_kind(session: Session, kind: str, buildings: Places, result: KindCoverage) -> None:
-    session.execute(text("DELETE FROM coverage_result WHERE kind = :kind"), {"kind": kind})
-    reached = np.isfinite(result.distance)
-    # an empty CSV field is NULL: no station within the cap
-    frame = pd.DataFrame({
-        "building_id": buildings.ids, "kind": kind,
-        "distance_m": np.where(reached, result.distance.astype(str), ""),
-        "station_id": np.where(reached, result.station.astype(str), ""),
-        "island": buildings.island,
-    })
+_COLUMNS = ["building_id", "kind", "distance_m", "station_id", "island"]
+
+
+def _write_kinds(session: Session, buildings: Places, results: dict[str, KindCoverage]) -> Counter[str]:
+    """Make the stored rows of these kinds equal ``results``; how many rows changed, by kind.
+
+    The new rows go into a temporary table first, and only rows that differ are updated, inserted or
+    deleted: a full pass after (say) one imported station changes a few hundred of 70,000 rows, and
+    rewriting them all — every row checking its two foreign keys — took seconds.
+    """
+    parts = []
+    for kind, result in results.items():
+        reached = np.isfinite(result.distance)
+        # an empty CSV field is NULL: no station within the cap
+        parts.append(pd.DataFrame({
+            "building_id": buildings.ids, "kind": kind,
+            "distance_m": np.where(reached, result.distance.astype(str), ""),
+            "station_id": np.where(reached, result.station.astype(str), ""),
+            "island": buildings.island,
+        }))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_COLUMNS)
+    kinds = list(results)
     with raw_cursor(session.connection()) as cur:
-        copy_csv(cur, "coverage_result", frame, ["building_id", "kind", "distance_m", "station_id", "island"])
+        cur.execute("DROP TABLE IF EXISTS _coverage; CREATE TEMP TABLE _coverage (building_id integer, kind text,"
+                    " distance_m double precision, station_id integer, island boolean,"
+                    " PRIMARY KEY (building_id, kind)) ON COMMIT DROP")
+        copy_csv(cur, "_coverage", frame, _COLUMNS)
+        cur.execute("ANALYZE _coverage")
+        changed: Counter[str] = Counter()
+        for sql in (
+            "DELETE FROM coverage_result c WHERE c.kind = ANY(%(kinds)s) AND NOT EXISTS"
+            " (SELECT 1 FROM _coverage n WHERE n.building_id = c.building_id AND n.kind = c.kind) RETURNING c.kind",
+            "UPDATE coverage_result c SET distance_m = n.distance_m, station_id = n.station_id,"
+            " island = n.island, computed_at = now() FROM _coverage n"
+            " WHERE c.building_id = n.building_id AND c.kind = n.kind AND (c.distance_m, c.station_id, c.island)"
+            " IS DISTINCT FROM (n.distance_m, n.station_id, n.island) RETURNING c.kind",
+            "INSERT INTO coverage_result (building_id, kind, distance_m, station_id, island)"
+            " SELECT n.building_id, n.kind, n.distance_m, n.station_id, n.island FROM _coverage n"
+            " WHERE NOT EXISTS (SELECT 1 FROM coverage_result c WHERE c.building_id = n.building_id"
+            " AND c.kind = n.kind) RETURNING kind",
+        ):
+            cur.execute(sql, {"kinds": kinds})
+            changed.update(row[0] for row in cur.fetchall())
+        cur.execute("DROP TABLE _coverage")
+    return changed
 
 
 def recompute(session: Session, thresholds: Thresholds, kinds: Iterable[str] = KINDS) -> list[Change]:
     """Compute the given kinds in full for every building and store them (caller holds :func:`lock`)."""
     net = network(session)
-    out = []
+    kinds = list(kinds)
+    started = time.perf_counter()
+    stations = {k: station_places(session, net.net, kind=k) for k in kinds}
+    results = cover_kinds(net.net, net.buildings, stations, {k: thresholds.cap(k) for k in kinds})
+    changed = _write_kinds(session, net.buildings, results)
     for kind in kinds:
-        started = time.perf_counter()
-        stations = station_places(session, net.net, kind=kind)
-        result = cover(net.net, net.buildings, stations, thresholds.cap(kind))
-        _write_kind(session, kind, net.buildings, result)
         _save_state(session, kind, thresholds, net, full=True)
-        out.append(Change(kind, "full", len(net.buildings), round(time.perf_counter() - started, 4)))
-    return out
+    seconds = round(time.perf_counter() - started, 4)
+    return [Change(kind, "full", changed[kind], seconds) for kind in kinds]
 
 
 def ensure_current(session: Session, thresholds: Thresholds) -> list[Change]:
@@ -156,7 +190,9 @@ def _closed(session: Session, kind: str, net: Network, station: StationState, ca
     served = np.array(session.execute(text(
         "SELECT building_id FROM coverage_result WHERE kind = :kind AND station_id = :id"),
         {"kind": kind, "id": station.id}).scalars().all(), dtype=np.int64)
-    remaining = station_places(session, net.net, kind=kind)
+    # reassign keeps the stations within 2 × cap of the closed one (straight line, metric CRS); the geodesic
+    # prefilter here lets a little more through
+    remaining = station_places(session, net.net, kind=kind, near=(station.lon, station.lat, 2.04 * cap + 5.0))
     remaining = remaining.take(np.flatnonzero(remaining.ids != station.id))
     gone = places_of(net.net, [station.id], [station.lon], [station.lat])
     return reassign(net.net, net.buildings, net.positions(served), remaining, cap, around=gone)
@@ -164,14 +200,15 @@ def _closed(session: Session, kind: str, net: Network, station: StationState, ca
 
 def station_changed(
     session: Session, thresholds: Thresholds, before: StationState | None, after: StationState | None,
-    current: set[str],
+    current: set[str], net: Network | None = None,
 ) -> list[Change]:
     """Bring the stored coverage up to date after one station changed from ``before`` to ``after``.
 
     ``current``: the kinds whose rows were current *before* the change (:func:`current_kinds`, taken
-    under :func:`lock`); those are updated incrementally, the others recomputed in full.
+    under :func:`lock`); those are updated incrementally, the others recomputed in full. ``net``: the
+    network :func:`current_kinds` was given (the station change moved no street nor building).
     """
-    net = network(session)
+    net = net or network(session)
     steps: dict[str, list[tuple[str, StationState]]] = {}
     moved = before is not None and after is not None and (before.kind, before.lon, before.lat) != (
         after.kind, after.lon, after.lat)

@@ -7,7 +7,7 @@ against the migrations.
 from layers.models.accounts import AuditLog, User
 from layers.models.areas import AdminArea, Grid
 from layers.models.base import Base
-from layers.models.coverage import CoverageResult, CoverageState
+from layers.models.coverage import CoverageGeneration, CoverageResult, CoverageState
 from layers.models.estate import Building, Complex, PropertyCompany
 from layers.models.incidents import Incident, IncidentEvent, ReferenceGeneration
 from layers.models.patrols import PatrolCheckin, PatrolPlan
@@ -22,6 +22,7 @@ __all__ = [
     "Base",
     "Building",
     "Complex",
+    "CoverageGeneration",
     "CoverageResult",
     "CoverageState",
     "Department",

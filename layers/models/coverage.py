@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gisgrid import vocab
@@ -31,8 +41,9 @@ class CoverageResult(Base):
     building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     distance_m: Mapped[float | None] = mapped_column(Float)
-    # the closing of a station looks up the buildings it served (and deleting one must not scan)
-    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id", ondelete="SET NULL"), index=True)
+    # the closing of a station looks up the buildings it served (and deleting one must not scan); a deleted
+    # station takes its rows along, and the changed fingerprint of its kind has the kind recomputed
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id", ondelete="CASCADE"), index=True)
     island: Mapped[bool] = mapped_column(Boolean, server_default="false")
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
@@ -53,3 +64,15 @@ class CoverageState(Base):
     buildings: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="last full computation")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="last change, full or incremental")
+
+
+class CoverageGeneration(Base):
+    """One row: a counter that statement triggers on ``building`` move whenever buildings are added,
+    removed or their footprint or entrance written — the buildings' fingerprint, read in one lookup
+    instead of a scan of every building (a scan cost 15–20 ms on 14,000 buildings, each station change)."""
+
+    __tablename__ = "coverage_generation"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    buildings: Mapped[int] = mapped_column(BigInteger)

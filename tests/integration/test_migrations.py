@@ -39,7 +39,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_then_downgrade_on_an_empty_database(empty_db: str) -> None:
     expected = set(Base.metadata.tables)
-    assert len(expected) == 21
+    assert len(expected) == 22
     assert _tables(empty_db) == set()
 
     migrate.upgrade(empty_db)

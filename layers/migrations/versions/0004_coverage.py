@@ -12,6 +12,9 @@ Written by hand.
   the search cap or on an island), that station, the island flag.
 * ``coverage_state`` — per kind: the thresholds and the fingerprints (network, buildings, open stations)
   the rows were computed from.
+* ``coverage_generation`` — one row, the buildings' fingerprint: statement triggers on ``building``
+  (insert, delete, truncate, and updates that write ``geom`` or ``entrance``) move it to the next value
+  of ``coverage_buildings_seq`` in the writer's transaction.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['building_id'], ['building.id'], name=op.f('fk_coverage_result_building_id_building'),
                                 ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['station_id'], ['station.id'], name=op.f('fk_coverage_result_station_id_station'),
-                                ondelete='SET NULL'),
+                                ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('building_id', 'kind', name=op.f('pk_coverage_result')),
     )
     op.create_index(op.f('ix_coverage_result_station_id'), 'coverage_result', ['station_id'], unique=False)
@@ -100,8 +103,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('kind', name=op.f('pk_coverage_state')),
     )
 
+    op.execute("CREATE SEQUENCE coverage_buildings_seq")
+    op.create_table(
+        'coverage_generation',
+        sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('buildings', sa.BigInteger(), nullable=False),
+        sa.CheckConstraint('id = 1', name=op.f('ck_coverage_generation_one_row')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_coverage_generation')),
+    )
+    op.execute("INSERT INTO coverage_generation (id, buildings) VALUES (1, nextval('coverage_buildings_seq'))")
+    op.execute("""
+        CREATE FUNCTION gisgrid_buildings_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO coverage_generation (id, buildings) VALUES (1, nextval('coverage_buildings_seq'))
+            ON CONFLICT (id) DO UPDATE SET buildings = EXCLUDED.buildings;
+            RETURN NULL;
+        END $$""")
+    op.execute("CREATE TRIGGER coverage_buildings_changed AFTER INSERT OR DELETE OR UPDATE OF geom, entrance"
+               " ON building FOR EACH STATEMENT EXECUTE FUNCTION gisgrid_buildings_changed()")
+    op.execute("CREATE TRIGGER coverage_buildings_truncated AFTER TRUNCATE ON building"
+               " FOR EACH STATEMENT EXECUTE FUNCTION gisgrid_buildings_changed()")
+
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER coverage_buildings_changed ON building")
+    op.execute("DROP TRIGGER coverage_buildings_truncated ON building")
+    op.execute("DROP FUNCTION gisgrid_buildings_changed()")
+    op.drop_table('coverage_generation')
+    op.execute("DROP SEQUENCE coverage_buildings_seq")
     op.drop_table('coverage_state')
     op.drop_index(op.f('ix_coverage_result_station_id'), table_name='coverage_result')
     op.drop_table('coverage_result')
