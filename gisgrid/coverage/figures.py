@@ -38,7 +38,9 @@ __all__ = [
     "BASE_COLUMNS",
     "CONTAINED_KIND",
     "LEVELS",
+    "ComplexRule",
     "Figures",
+    "KindTotals",
     "area_figures",
     "columns",
     "complex_cover",
@@ -73,10 +75,10 @@ def share(part: float, whole: float) -> float | None:
 def level_key(level: str, community_code: pd.Series, grid_code: pd.Series) -> pd.Series:
     """The code of the row each item falls in at ``level`` (None where it has none)."""
     if level == "grid":
-        return grid_code.where(grid_code.notna(), None)
+        return grid_code.astype(object).where(grid_code.notna(), None)
     digits = SIGNIFICANT_DIGITS[level]
-    cc = community_code.where(community_code.notna(), None)
-    return cc.map(lambda c: None if c is None else c[:digits] + "0" * (12 - digits))
+    key = community_code.astype(object).str[:digits] + "0" * (12 - digits)
+    return key.where(key.notna(), None)
 
 
 @dataclass(frozen=True)
@@ -95,52 +97,116 @@ class Figures:
 
 
 def _community(frame: pd.DataFrame) -> pd.Series:
+    """Each row's community code, from its grid code where it has none."""
     cc = frame["community_code"].astype(object)
     if "grid_code" in frame:
-        gc = frame["grid_code"].astype(object)
-        cc = cc.where(cc.notna(), gc.map(lambda g: g[:12] if isinstance(g, str) else None))
+        cc = cc.where(cc.notna(), frame["grid_code"].astype(object).str[:12])
     return cc.where(cc.notna(), None)
 
 
 def _in_scope(code: str | None, frame: pd.DataFrame) -> np.ndarray:
+    """:func:`gisgrid.codes.in_scope` of each row's finest code (grid, else community), vectorised."""
     if code is None:
         return np.ones(len(frame), dtype=bool)
-    finest = frame["grid_code"].astype(object).where(frame["grid_code"].notna(), _community(frame)) \
-        if "grid_code" in frame else _community(frame)
-    return np.fromiter((isinstance(c, str) and in_scope(code, c) for c in finest), dtype=bool, count=len(frame))
+    need = SIGNIFICANT_DIGITS[area_level(code, field="code")]
+    finest = _community(frame)
+    if "grid_code" in frame:
+        finest = frame["grid_code"].astype(object).where(frame["grid_code"].notna(), finest)
+    ok = (finest.str.len() >= need) & (finest.str[:need] == code[:need])
+    return ok.fillna(False).to_numpy(dtype=bool)
+
+
+@dataclass(frozen=True, eq=False)
+class ComplexRule:
+    """Which buildings decide whether each complex is covered, and where each complex lives.
+
+    ``member``: for each building row, the position of its complex when the building counts (it has
+    households, or its complex has none with any), else -1; ``needed``: how many count per complex.
+    The home (grid and community) of a complex is its building with the most households, lowest id on
+    a tie; a complex without buildings keeps its own community and has no grid.
+    """
+
+    ids: np.ndarray
+    member: np.ndarray
+    needed: np.ndarray
+    homes: pd.DataFrame  # community_code, grid_code per complex, in ``ids`` order
+
+    @classmethod
+    def of(cls, buildings: pd.DataFrame, complexes: pd.DataFrame) -> ComplexRule:
+        ids = complexes["id"].to_numpy(dtype=np.int64)
+        home_cc = np.array(complexes["community_code"].tolist(), dtype=object)
+        home_grid = np.full(len(ids), None, dtype=object)
+        cid = buildings["complex_id"].astype("Int64")
+        pos = np.where(cid.isna().to_numpy(), -1, pd.Index(ids).get_indexer(cid.fillna(-1).astype(np.int64)))
+        hh = buildings["households"].to_numpy(dtype=np.int64)
+        inside = pos >= 0
+        if inside.any():
+            frame = pd.DataFrame({"pos": pos[inside], "households": hh[inside],
+                                  "id": buildings["id"].to_numpy()[inside],
+                                  "community_code": np.array(_community(buildings).tolist(), dtype=object)[inside],
+                                  "grid_code": np.array(buildings["grid_code"].tolist(), dtype=object)[inside]})
+            home = frame.sort_values(["pos", "households", "id"], ascending=[True, False, True]).drop_duplicates("pos")
+            home_cc[home["pos"].to_numpy()] = home["community_code"].to_numpy(dtype=object)
+            home_grid[home["pos"].to_numpy()] = home["grid_code"].to_numpy(dtype=object)
+        homes = pd.DataFrame({"community_code": home_cc, "grid_code": home_grid}, index=ids, dtype=object)
+        any_hh = np.zeros(len(ids), dtype=bool)
+        any_hh[pos[inside & (hh > 0)]] = True
+        member = np.where(inside & ((hh > 0) | ~any_hh[np.maximum(pos, 0)]), pos, -1)
+        needed = np.bincount(member[member >= 0], minlength=len(ids))
+        return cls(ids, member, needed, homes)
+
+    def covered(self, within: np.ndarray, contained: Iterable[int] = ()) -> np.ndarray:
+        """Complexes all of whose counting buildings are ``within``, or (``contained``) holding a station."""
+        counts = self.member >= 0
+        got = np.bincount(self.member[counts], weights=np.asarray(within)[counts].astype(float),
+                          minlength=len(self.ids))
+        out = (self.needed > 0) & (got == self.needed)
+        contained = list(contained)
+        if contained:
+            out |= np.isin(self.ids, contained)
+        return out
+
+
+def _within(buildings: pd.DataFrame, kind: str, thresholds: Thresholds) -> np.ndarray:
+    return ((buildings[f"distance_{kind}"].to_numpy(dtype=float) <= thresholds.threshold(kind))
+            & ~buildings["island"].to_numpy(dtype=bool))
 
 
 def complex_cover(
     buildings: pd.DataFrame, complexes: pd.DataFrame, thresholds: Thresholds, *,
     kinds: Sequence[str], contained: Iterable[int] = (),
 ) -> pd.DataFrame:
-    """Per complex (index = complex id): its home building's grid and community, and ``covered_<kind>``."""
-    cx = complexes.set_index("id")[["community_code"]].copy()
-    cx["grid_code"] = None
-    inside = buildings[buildings["complex_id"].notna()].copy()
-    inside["complex_id"] = inside["complex_id"].astype(np.int64)
-    if len(inside):
-        home = inside.sort_values(["complex_id", "households", "id"], ascending=[True, False, True])
-        home = home.drop_duplicates("complex_id").set_index("complex_id")
-        home = home[home.index.isin(cx.index)]
-        cx.loc[home.index, "community_code"] = _community(home).to_numpy()
-        cx.loc[home.index, "grid_code"] = home["grid_code"].to_numpy()
-        # the buildings that count: those with households, or every building of a complex with none
-        has_hh = inside.groupby("complex_id")["households"].transform("max") > 0
-        counts = inside[(inside["households"] > 0) | ~has_hh]
-    else:
-        counts = inside
-    has_buildings = cx.index.isin(counts["complex_id"].unique())
-    contained = set(contained)
+    """Per complex (index = complex id): its home's grid and community, and ``covered_<kind>``."""
+    rule = ComplexRule.of(buildings, complexes)
+    cx = rule.homes.copy()
+    contained = list(contained)
     for kind in kinds:
-        within = counts[f"distance_{kind}"].to_numpy(dtype=float) <= thresholds.threshold(kind)
-        within &= ~counts["island"].to_numpy(dtype=bool)
-        all_within = pd.Series(within, index=counts.index).groupby(counts["complex_id"]).all()
-        covered = has_buildings & all_within.reindex(cx.index, fill_value=False).to_numpy(dtype=bool)
-        if kind == CONTAINED_KIND:
-            covered |= cx.index.isin(list(contained))
-        cx[f"covered_{kind}"] = covered
+        cx[f"covered_{kind}"] = rule.covered(_within(buildings, kind, thresholds),
+                                             contained if kind == CONTAINED_KIND else ())
     return cx
+
+
+class KindTotals:
+    """Households and complexes covered by one kind inside one area, for day after day: what does not
+    change from one day to the next (areas, complexes, households) is worked out once. The same rules as
+    :func:`area_figures` (a test holds them equal)."""
+
+    def __init__(self, buildings: pd.DataFrame, complexes: pd.DataFrame, *, kind: str, threshold: float,
+                 code: str | None = None) -> None:
+        every = buildings.assign(community_code=_community(buildings))
+        self.kind, self.threshold = kind, threshold
+        self.rule = ComplexRule.of(every, complexes)
+        self.b_in = _in_scope(code, every)
+        self.c_in = _in_scope(code, self.rule.homes)
+        self.households = every["households"].to_numpy(dtype=np.int64)
+
+    def __call__(self, distance: np.ndarray, island: np.ndarray, contained: Iterable[int] = ()) -> dict[str, Any]:
+        within = (distance <= self.threshold) & ~island
+        covered = self.rule.covered(within, contained if self.kind == CONTAINED_KIND else ())
+        hh, hh_cov = int(self.households[self.b_in].sum()), int(self.households[self.b_in & within].sum())
+        cx, cx_cov = int(self.c_in.sum()), int((covered & self.c_in).sum())
+        return {"households": hh, "households_covered": hh_cov, "households_share": share(hh_cov, hh),
+                "complexes": cx, "complexes_covered": cx_cov, "complexes_share": share(cx_cov, cx)}
 
 
 def area_figures(
@@ -178,7 +244,6 @@ def area_figures(
     st = stations[stations["status"].notna()]
     st = st[_in_scope(code, st)]
     cx = complex_cover(every, complexes, thresholds, kinds=kinds, contained=opened["complex_id"].astype(np.int64))
-    cx = cx.reset_index()
     cx = cx[_in_scope(code, cx)]
 
     b["key"] = level_key(level, b["community_code"], b["grid_code"]).fillna(UNASSIGNED)

@@ -32,7 +32,7 @@ from gisgrid.coverage import (
     project,
     statuses_on,
 )
-from gisgrid.coverage.figures import LEVELS
+from gisgrid.coverage.figures import CONTAINED_KIND, LEVELS, KindTotals
 from gisgrid.errors import InvalidInputError
 from layers.coverage.inputs import (
     Network,
@@ -191,27 +191,25 @@ def rollout(session: Session, thresholds: Thresholds, *, kind: str = "red_heart_
     stations = stations_frame(session)
     net = network(session)
     every = station_places(session, net.net, open_only=False)
-    attrs, complexes = buildings_frame(session), complexes_frame(session)
-    level = area_level(code) if code else "district"
-    level = "community" if level == "grid" and code and len(code) == 12 else level
+    attrs = buildings_frame(session)
+    at = np.searchsorted(net.buildings.ids, attrs["id"].to_numpy())  # both in id order, the same buildings
+    island = net.buildings.island[at]
+    totals = KindTotals(attrs, complexes_frame(session), kind=kind, threshold=thresholds.threshold(kind), code=code)
+    scoped = np.array([isinstance(c, str) and (code is None or in_scope(code, c)) for c in stations["community_code"]],
+                      dtype=bool)
     months = []
     for point in points:
-        status = statuses_on(history, point)
-        st = stations.assign(status=stations["id"].map(status).astype(object).where(
-            stations["id"].isin(status.index), None))
-        dist = _distances(net, every, st, thresholds, (kind,))
-        b = attrs.merge(dist, on="id", how="left")
-        fig = area_figures(b, complexes, st, thresholds, level=level, code=code, kinds=(kind,))
-        t = fig.totals
-        scoped = st[[isinstance(c, str) and (code is None or in_scope(code, c)) for c in st["community_code"]]]
-        opened = scoped[(scoped["status"] == "open").to_numpy(dtype=bool)]
+        status = stations["id"].map(statuses_on(history, point))
+        is_open = (status == "open").to_numpy(dtype=bool)
+        opened = stations.loc[is_open & (stations["kind"] == kind).to_numpy(), "id"].to_numpy(np.int64)
+        result = _COVERS.get(net, every.take(np.searchsorted(every.ids, np.sort(opened))), kind, thresholds.cap(kind))
+        contained = stations.loc[is_open & (stations["kind"] == CONTAINED_KIND).to_numpy()
+                                 & stations["complex_id"].notna().to_numpy(), "complex_id"].astype(np.int64)
+        counts = stations.loc[is_open & scoped, "kind"].value_counts()
         months.append({
-            "month": point.strftime("%Y-%m"), "day": point.isoformat(),
-            "stations_open": int((opened["kind"] == kind).sum()),
-            **{f"{k}_open": int((opened["kind"] == k).sum()) for k in KINDS},
-            "households": t["households"], "households_covered": t[f"{kind}_households_covered"],
-            "households_share": t[f"{kind}_households_share"], "complexes": t["complexes"],
-            "complexes_covered": t[f"{kind}_complexes_covered"], "complexes_share": t[f"{kind}_complexes_share"],
+            "month": point.strftime("%Y-%m"), "day": point.isoformat(), "stations_open": int(counts.get(kind, 0)),
+            **{f"{k}_open": int(counts.get(k, 0)) for k in KINDS},
+            **totals(result.distance[at], island, contained),
         })
     target = dt.date(day.year, 12, 31)
     pace = project([(dt.date.fromisoformat(m["day"]), m["complexes_share"]) for m in months],
@@ -254,12 +252,21 @@ def buildings_geojson(
         WITH matched AS (SELECT b.id FROM building b LEFT JOIN admin_area a ON a.id = b.community_id {where_sql})
         SELECT (SELECT count(*) FROM matched),
                ARRAY(SELECT id FROM matched ORDER BY id LIMIT :limit OFFSET :offset)"""), params).one()
-    snap = snapshot(session, thresholds, as_of)
-    page = snap.buildings.set_index("id").loc[list(ids)]
-    coverage = [json.dumps({k: {"distance_m": _metres(row[f"distance_{k}"]),
-                                "station_id": _station(row[f"distance_{k}"], row[f"station_{k}"]),
-                                "covered": bool(row[f"distance_{k}"] <= thresholds.threshold(k) and not row["island"])}
-                            for k in kinds}) for _, row in page.iterrows()]
+    if check_as_of(as_of, today()) == today():
+        ensure_current(session, thresholds)
+        page = stored_frame(session, list(ids)).set_index("id").reindex(list(ids))
+    else:
+        page = snapshot(session, thresholds, as_of).buildings.set_index("id").loc[list(ids)]
+    island = page["island"].fillna(False).to_numpy(dtype=bool)
+    per_kind = {}
+    for k in kinds:
+        d = page[f"distance_{k}"].astype(float).fillna(np.inf).to_numpy()
+        st = page[f"station_{k}"].astype(float).fillna(-1).to_numpy()
+        reached = np.isfinite(d)
+        per_kind[k] = [{"distance_m": round(float(di), 1) if ok else None, "station_id": int(si) if ok else None,
+                        "covered": bool(ok and di <= thresholds.threshold(k) and not isl)}
+                       for di, si, ok, isl in zip(d, st, reached, island, strict=True)]
+    coverage = [json.dumps({k: per_kind[k][i] for k in kinds}) for i in range(len(page))]
     features = session.execute(text(f"""
         SELECT coalesce(json_agg(json_build_object('type', 'Feature', 'id', b.id,
                    'geometry', ST_AsGeoJSON(b.geom, {PRECISION})::json,
@@ -269,15 +276,8 @@ def buildings_geojson(
         FROM unnest(CAST(:ids AS integer[]), CAST(:island AS boolean[]), CAST(:coverage AS text[]))
              AS v(id, island, coverage)
         JOIN building b ON b.id = v.id LEFT JOIN admin_area a ON a.id = b.community_id"""), {
-        "ids": list(ids), "island": page["island"].astype(bool).tolist(), "coverage": coverage,
+        "ids": list(ids), "island": island.tolist(), "coverage": coverage,
     }).scalar_one()
     return FeaturePage(layer="coverage_buildings", features_json=features, number_matched=int(matched),
                        number_returned=len(ids), limit=limit, offset=offset, bbox=bbox)
 
-
-def _metres(value: float) -> float | None:
-    return round(float(value), 1) if np.isfinite(value) else None
-
-
-def _station(distance: float, station: float) -> int | None:
-    return int(station) if np.isfinite(distance) and station >= 0 else None

@@ -26,7 +26,7 @@ from gisgrid import vocab
 from gisgrid.coverage import KindCoverage, Places, Thresholds, Update
 from gisgrid.coverage.compute import closer, cover_kinds, reach, reassign
 from layers.copying import copy_csv, raw_cursor
-from layers.coverage.inputs import Network, network, places_of, station_places, stations_version
+from layers.coverage.inputs import Network, network, places_of, read_frame, station_places, stations_version
 
 __all__ = ["COVERAGE_LOCK", "Change", "StationState", "current_kinds", "ensure_current", "lock", "recompute",
            "station_changed", "stored_frame"]
@@ -232,15 +232,18 @@ def station_changed(
     return out
 
 
-def stored_frame(session: Session) -> pd.DataFrame:
-    """The stored rows as one row per building: ``id, island``, ``distance_<kind>`` (inf = none) and
-    ``station_<kind>`` (-1 = none)."""
-    rows = session.execute(text("SELECT building_id, kind, distance_m, station_id, island FROM coverage_result")).all()
-    long = pd.DataFrame(rows, columns=["id", "kind", "distance", "station", "island"])
-    out = pd.DataFrame(index=pd.Index(sorted(long["id"].unique()), name="id"))
+def stored_frame(session: Session, building_ids: list[int] | None = None) -> pd.DataFrame:
+    """The stored rows as one row per building (all, or these): ``id, island``, ``distance_<kind>``
+    (inf = none) and ``station_<kind>`` (-1 = none), pivoted in SQL."""
+    picks = ", ".join(f"max(distance_m) FILTER (WHERE kind = '{k}'), max(station_id) FILTER (WHERE kind = '{k}')"
+                      for k in KINDS)
+    where = "" if building_ids is None else "WHERE building_id = ANY(:ids)"
+    frame = read_frame(session, f"SELECT building_id, bool_or(island), {picks} FROM coverage_result {where}"
+                       " GROUP BY building_id ORDER BY building_id",
+                       ["id", "island", *(f"{c}_{k}" for k in KINDS for c in ("distance", "station"))],
+                       {"ids": building_ids})
     for kind in KINDS:
-        part = long[long["kind"] == kind].set_index("id")
-        out[f"distance_{kind}"] = part["distance"].astype(float).reindex(out.index).fillna(np.inf)
-        out[f"station_{kind}"] = part["station"].astype(float).reindex(out.index).fillna(-1).astype(np.int64)
-    out["island"] = long.groupby("id")["island"].any().reindex(out.index).fillna(False).astype(bool)
-    return out.reset_index()
+        frame[f"distance_{kind}"] = frame[f"distance_{kind}"].astype(float).fillna(np.inf)
+        frame[f"station_{kind}"] = frame[f"station_{kind}"].astype(float).fillna(-1).astype(np.int64)
+    frame["island"] = frame["island"].astype(bool)
+    return frame

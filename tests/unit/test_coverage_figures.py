@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from gisgrid import vocab
-from gisgrid.coverage.figures import area_figures
+from gisgrid.coverage.figures import KindTotals, area_figures
 from gisgrid.coverage.rollout import month_ends, project, statuses_on
 from gisgrid.coverage.thresholds import DEFAULT_THRESHOLDS_M, Thresholds
 from gisgrid.errors import ConflictError, InvalidInputError
@@ -76,6 +76,20 @@ def test_rows_sum_to_totals_and_levels_nest() -> None:
             assert sum(r[c] for r in inside.rows) == row[c]
     street = area_figures(b, cx, st, T, level="community", code="370403001000")
     assert [r["code"] for r in street.rows] == COMMUNITIES[:2]
+
+
+def test_kind_totals_equal_the_figures_totals() -> None:
+    b, cx, st = frames(1)
+    for code in (None, "370403001000", "370403001002"):
+        for kind in ("red_heart_station", "service_station"):
+            fig = area_figures(b, cx, st, T, level="district" if code is None else "community", code=code).totals
+            opened = st[(st["status"] == "open") & (st["kind"] == "red_heart_station")]["complex_id"]
+            got = KindTotals(b, cx, kind=kind, threshold=T.threshold(kind), code=code)(
+                b[f"distance_{kind}"].to_numpy(), b["island"].to_numpy(), opened)
+            assert got == {"households": fig["households"], "households_covered": fig[f"{kind}_households_covered"],
+                           "households_share": fig[f"{kind}_households_share"], "complexes": fig["complexes"],
+                           "complexes_covered": fig[f"{kind}_complexes_covered"],
+                           "complexes_share": fig[f"{kind}_complexes_share"]}, (code, kind)
 
 
 def test_complex_rule_and_one_home_per_complex() -> None:
