@@ -85,12 +85,10 @@ def nearest_each(
     n = net.n_nodes
     graph = _augmented(net, sources) if len(sources) else None
     # what does not depend on the group, once: each target's edge ends and the walks to them, and the
-    # same-edge pairs by target, then the shortest walk (ties keep the source order)
+    # same-edge pairs (by target, then source position)
     eu, ev = net.edge_u[targets.edge], net.edge_v[targets.edge]
     back = net.edge_length[targets.edge] - targets.along
     ti, si, direct = _same_edge(sources, targets)
-    order = np.lexsort((direct, ti))
-    ti, si, direct = ti[order], si[order], direct[order]
     out = []
     for group, limit in zip(groups, limits, strict=True):
         group = np.asarray(group, dtype=np.int64)
@@ -108,6 +106,10 @@ def nearest_each(
         keep = member[si]
         if np.any(keep):
             gt, gs, gd = ti[keep], si[keep], direct[keep]
+            low = np.full(len(targets), np.inf)
+            np.minimum.at(low, gt, gd)
+            win = gd == low[gt]  # each target's shortest pairs; on a tie the first, the lowest source position
+            gt, gs, gd = gt[win], gs[win], gd[win]
             head = np.ones(len(gt), dtype=bool)
             head[1:] = gt[1:] != gt[:-1]
             gt, gs, gd = gt[head], gs[head], gd[head]

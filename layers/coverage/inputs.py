@@ -11,7 +11,6 @@ entrance written (``coverage_generation``, migration 0004).
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +187,3 @@ def history_frame(session: Session) -> pd.DataFrame:
     return read_frame(session, "SELECT station_id, status, since, id FROM station_status ORDER BY id",
                       ["station_id", "status", "since", "seq"])
 
-
-def digest(*parts: object) -> str:
-    return hashlib.md5(":".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
