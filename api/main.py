@@ -26,6 +26,7 @@ from api.errors import add_exception_handlers
 from api.routers import (
     auth,
     complexes,
+    coverage,
     coverage_maps,
     grids,
     health,
@@ -35,6 +36,7 @@ from api.routers import (
     open311,
     patrol,
     siting,
+    stations,
     users,
 )
 from layers.db import make_engine, make_sessionmaker, service_url
@@ -113,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(layers.router)
     app.include_router(grids.router)
     app.include_router(kpis.router)
+    app.include_router(stations.router)
+    app.include_router(coverage.router)
     app.include_router(siting.router)
     app.include_router(coverage_maps.router)
     app.include_router(complexes.router)

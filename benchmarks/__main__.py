@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -15,8 +16,10 @@ from sqlalchemy.engine import make_url
 from layers import bootstrap, migrate
 from layers.settings import get_settings
 
-MODULES = ("bench_demo", "bench_import", "bench_partition", "bench_incidents", "bench_siting", "bench_patrol")
-BENCH_DB = "gisgrid_bench"
+MODULES = ("bench_demo", "bench_import", "bench_partition", "bench_incidents", "bench_coverage", "bench_siting",
+           "bench_patrol")
+# several checkouts may share one PostgreSQL server, each with its own migrations: one bench database each
+BENCH_DB = os.environ.get("GISGRID_BENCH_DATABASE", "gisgrid_bench")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -44,7 +47,7 @@ def main() -> None:
         ctx["demo_sizes"] = (20_000,)
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "results": [],
     }
     for name in args.only or MODULES:

@@ -24,11 +24,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gisgrid.codes import CHINA_TZ, area_level, in_scope, scope_prefix
-from gisgrid.coverage.reach import covered_mask, open_on, walk_threshold
+from gisgrid.coverage.reach import covered_mask, walk_threshold
+from gisgrid.coverage.rollout import statuses_on
 from gisgrid.coverage.sites import Demand, building_demand
 from gisgrid.errors import NotFoundError, PermissionDeniedError
 from gisgrid.network import Snap, StreetNetwork, snap_points
+from layers.coverage.inputs import history_frame
 from layers.network import street_network
+from layers.settings import get_settings
 
 __all__ = [
     "CoverageInputs",
@@ -68,6 +71,12 @@ _STATIONS_SQL = """
     WHERE {where}
     ORDER BY s.id
 """
+
+
+def open_on_day(history: pd.DataFrame, station_ids: pd.Series, day: dt.date) -> np.ndarray:
+    """True where a station was open on ``day`` by its recorded status history (a station may close
+    and reopen: the history, not the row's dates, says which)."""
+    return (station_ids.map(statuses_on(history, day)) == "open").to_numpy(dtype=bool)
 
 
 def today() -> dt.date:
@@ -170,7 +179,7 @@ def coverage_inputs(
     """Read and snap the demand of an area and the stations of ``kind``; mark what is covered on
     ``as_of`` (default today, China time). With ``include_planned`` the planned and building stations
     count as existing too (to site around what is already on the way)."""
-    threshold = walk_threshold(kind, threshold_m)
+    threshold = walk_threshold(kind, threshold_m, get_settings().coverage.thresholds_m())
     day = as_of or today()
     area = effective_area(scope_code, area_code)
     net = street_network(session)
@@ -180,7 +189,7 @@ def coverage_inputs(
         buildings.set_index("id").loc[list(demand.ref)].reset_index() if len(demand) else buildings.iloc[:0]
     )
     stations = read_stations(session, kind)
-    stations["open"] = open_on(stations["opened_on"], stations["closed_on"], day)
+    stations["open"] = open_on_day(history_frame(session), stations["id"], day)
     counted = stations["open"].to_numpy(bool)
     if include_planned:
         not_closed = (

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from gisgrid.codes import scope_prefix
 from gisgrid.coverage.isochrones import service_areas
-from gisgrid.coverage.reach import open_on, reach
+from gisgrid.coverage.reach import reach
 from gisgrid.maps.rollout import month_starts
 from gisgrid.network import snap_points
-from layers.coverage_inputs import CoverageInputs, coverage_inputs, read_complexes
+from layers.coverage.inputs import history_frame
+from layers.coverage_inputs import CoverageInputs, coverage_inputs, open_on_day, read_complexes
 
 __all__ = ["coverage_layers", "monthly_coverage", "rollout_layers", "suggestion_points"]
 
@@ -120,7 +121,7 @@ def coverage_layers(
 
 
 def monthly_coverage(
-    inputs: CoverageInputs, stations: gpd.GeoDataFrame, hits: Any, months: list[dt.date]
+    inputs: CoverageInputs, stations: gpd.GeoDataFrame, hits: Any, months: list[dt.date], history: pd.DataFrame
 ) -> pd.DataFrame:
     """Per month (its first day): stations open, opened and closed in it, and the households covered
     at its end — the rollout curve, from each station's reach (``hits``: stations × demand)."""
@@ -131,7 +132,7 @@ def monthly_coverage(
     closed = pd.to_datetime(stations["closed_on"], errors="coerce")
     for first in months:
         last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
-        is_open = open_on(stations["opened_on"], stations["closed_on"], last)
+        is_open = open_on_day(history, stations["id"], last)
         reached = (
             np.bincount(hits[np.flatnonzero(is_open)].indices, minlength=len(weight)) > 0
             if is_open.any()
@@ -180,7 +181,8 @@ def rollout_layers(
     monthly = pd.DataFrame()
     if len(ever):
         first = pd.to_datetime(ever["opened_on"]).min().date()
-        monthly = monthly_coverage(inputs, ever, hits, month_starts(first, max(first, inputs.as_of)))
+        monthly = monthly_coverage(inputs, ever, hits, month_starts(first, max(first, inputs.as_of)),
+                                   history_frame(session))
     return {
         "kind": kind,
         "threshold_m": inputs.threshold_m,

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine
 from gisgrid.readers import SCHEMAS
 from gisgrid.synth import DemoDistrict
 from layers.copying import copy_csv, ewkb, in_transaction, raw_cursor
+from layers.station_history import backfill
 
 __all__ = ["load_district"]
 
@@ -274,6 +275,7 @@ def _load(conn: Connection, d: DemoDistrict, *, replace: bool) -> dict[str, int]
             st,
             [*SCHEMAS["stations"].attributes, "community_id", "complex_id", "source", "source_ref", "geom"],
         )
+        counts["station_status"] = backfill(cur, "demo")
 
         # staff and assignments
         sf = _rows(d.staff)

@@ -62,6 +62,26 @@ class PatrolSettings(BaseSettings):
         return PatrolRules(**self.model_dump())
 
 
+class CoverageSettings(BaseSettings):
+    """``GISGRID_COVERAGE_*``: walking metres per station kind within which a household is covered
+    (defaults and their reasons in ``gisgrid/coverage/thresholds.py``), how far past the threshold a
+    distance is still searched for, and the months the rollout pace is fitted on."""
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_COVERAGE_", extra="ignore")
+
+    red_heart_station_m: float = Field(100.0, gt=0, le=10_000)
+    service_post_m: float = Field(300.0, gt=0, le=10_000)
+    service_station_m: float = Field(500.0, gt=0, le=10_000)
+    police_room_m: float = Field(500.0, gt=0, le=10_000)
+    service_centre_m: float = Field(1000.0, gt=0, le=10_000)
+    cap_factor: float = Field(2.0, ge=1, le=10)
+    pace_months: int = Field(6, ge=2, le=60)
+
+    def thresholds_m(self) -> dict[str, float]:
+        return {kind: float(getattr(self, f"{kind}_m")) for kind in
+                ("red_heart_station", "service_post", "service_station", "police_room", "service_centre")}
+
+
 class Settings(BaseSettings):
     """All configuration of the service.
 
@@ -89,6 +109,7 @@ class Settings(BaseSettings):
     )
 
     patrol: PatrolSettings = Field(default_factory=PatrolSettings)
+    coverage: CoverageSettings = Field(default_factory=CoverageSettings)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -5,31 +5,26 @@ the street network, plus the short way from each place to its street (the snap o
 the station kind's threshold. Straight-line circles overstate reach wherever a railway, a river or a
 wall of gated complexes forces a detour, and that is exactly where the gaps hide.
 
-The thresholds are the issue's: a red heart station (红心驿站) serves "the last 100 metres", a
-community's party–masses service station 500 m, a street's service centre 1,000 m. Other kinds have
-no default; a caller names one (``threshold_m``) or passes its own table.
+The default thresholds are :data:`gisgrid.coverage.thresholds.DEFAULT_THRESHOLDS_M` (a red heart station
+serves "the last 100 metres", a community's service station 500 m, a street's service centre 1,000 m);
+a caller may name one (``threshold_m``) or pass its own table (the service reads ``GISGRID_COVERAGE_*``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 from scipy.sparse import csr_array
 
 from gisgrid import vocab
+from gisgrid.coverage.thresholds import DEFAULT_THRESHOLDS_M
 from gisgrid.errors import InvalidInputError
 from gisgrid.network import Snap, StreetNetwork, place_distances
 
-__all__ = ["DEFAULT_WALK_M", "MAX_WALK_M", "covered_mask", "open_on", "reach", "walk_threshold"]
+__all__ = ["DEFAULT_WALK_M", "MAX_WALK_M", "covered_mask", "reach", "walk_threshold"]
 
-DEFAULT_WALK_M: Mapping[str, float] = {
-    "red_heart_station": 100.0,
-    "service_station": 500.0,
-    "service_centre": 1000.0,
-}
+DEFAULT_WALK_M: Mapping[str, float] = DEFAULT_THRESHOLDS_M
 MAX_WALK_M = 20_000.0  # the station table's own bound on a service radius
 
 # a source chunk's dense distance block stays under this many cells (8 bytes each: ~32 MB)
@@ -102,14 +97,3 @@ def covered_mask(net: StreetNetwork, sources: Snap, targets: Snap, limit: float 
         return np.zeros(len(targets), dtype=bool)
     hits = reach(net, sources, targets, limit)
     return np.bincount(hits.indices, minlength=len(targets)) > 0
-
-
-def open_on(
-    opened_on: Sequence[object] | pd.Series, closed_on: Sequence[object] | pd.Series, day: dt.date
-) -> np.ndarray:
-    """True where a station is open on ``day``: ``opened_on <= day`` and (no ``closed_on``, or
-    ``closed_on > day``) — the dates decide, not the status column, so any past day can be asked."""
-    opened = pd.to_datetime(pd.Series(opened_on, dtype=object), errors="coerce")
-    closed = pd.to_datetime(pd.Series(closed_on, dtype=object), errors="coerce")
-    when = pd.Timestamp(day)
-    return (opened.notna() & (opened <= when) & (closed.isna() | (closed > when))).to_numpy(dtype=bool)

@@ -12,10 +12,10 @@ may also walk straight along it, which is checked separately.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import shapely
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
@@ -25,7 +25,15 @@ from gisgrid.errors import InvalidInputError
 from gisgrid.network.graph import StreetNetwork
 from gisgrid.network.snap import Snap
 
-__all__ = ["Nearest", "distance_matrix", "nearest", "node_distances", "path_between", "place_distances"]
+__all__ = [
+    "Nearest",
+    "distance_matrix",
+    "nearest",
+    "nearest_each",
+    "node_distances",
+    "path_between",
+    "place_distances",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,40 +67,72 @@ def _via_ends(net: StreetNetwork, dist: np.ndarray, targets: Snap) -> tuple[np.n
     return np.minimum(du, dv) + targets.offset, (dv < du).astype(np.int8)
 
 
-def _same_edge(sources: Snap, targets: Snap) -> pd.DataFrame:
-    """Pairs of (target, source) on the same edge, with the straight walk along it between them."""
-    s = pd.DataFrame({"edge": sources.edge, "source": np.arange(len(sources))})
-    t = pd.DataFrame({"edge": targets.edge, "target": np.arange(len(targets))})
-    pairs = t.merge(s, on="edge")
-    if pairs.empty:
-        return pairs.assign(direct=np.zeros(0))
-    ti, si = pairs["target"].to_numpy(), pairs["source"].to_numpy()
-    pairs["direct"] = (np.abs(targets.along[ti] - sources.along[si]) + targets.offset[ti] + sources.offset[si])
-    return pairs
+def _same_edge(sources: Snap, targets: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (target, source) on the same edge — by target, then source position — with the straight walk
+    along the edge between them. Found with sorted arrays: a pandas merge cost more than the Dijkstra."""
+    order = np.argsort(sources.edge, kind="stable")
+    on_edge = sources.edge[order]
+    lo = np.searchsorted(on_edge, targets.edge, "left")
+    count = np.searchsorted(on_edge, targets.edge, "right") - lo
+    ti = np.repeat(np.arange(len(targets)), count)
+    first = np.cumsum(count) - count  # where each target's pairs start
+    si = order[np.arange(int(count.sum())) + np.repeat(lo - first, count)]
+    direct = np.abs(targets.along[ti] - sources.along[si]) + targets.offset[ti] + sources.offset[si]
+    return ti, si, direct
+
+
+def nearest_each(
+    net: StreetNetwork, sources: Snap, groups: Sequence[np.ndarray], targets: Snap, *, limits: Sequence[float]
+) -> list[Nearest]:
+    """For each group of sources (positions in ``sources``), the nearest of them to every target.
+
+    One graph with every source as a virtual node and one pairing of places on shared edges serve all
+    groups; each group costs one multi-source Dijkstra. A virtual node has no edge *into* it, so the
+    sources outside a group never lie on its paths. ``source`` in the answers indexes ``sources``.
+    """
+    n = net.n_nodes
+    graph = _augmented(net, sources) if len(sources) else None
+    # what does not depend on the group, once: each target's edge ends and the walks to them, and the
+    # same-edge pairs (by target, then source position)
+    eu, ev = net.edge_u[targets.edge], net.edge_v[targets.edge]
+    back = net.edge_length[targets.edge] - targets.along
+    ti, si, direct = _same_edge(sources, targets)
+    out = []
+    for group, limit in zip(groups, limits, strict=True):
+        group = np.asarray(group, dtype=np.int64)
+        if graph is None or not len(group):
+            out.append(Nearest(np.full(len(targets), np.inf), np.full(len(targets), -1, dtype=np.int64)))
+            continue
+        dist, _pred, origin = dijkstra(graph, directed=True, indices=n + group, min_only=True, limit=limit,
+                                       return_predecessors=True)
+        du, dv = dist[eu] + targets.along, dist[ev] + back
+        via_v = dv < du
+        best = np.where(via_v, dv, du) + targets.offset
+        source = origin[np.where(via_v, ev, eu)] - n
+        member = np.zeros(len(sources), dtype=bool)
+        member[group] = True
+        keep = member[si]
+        if np.any(keep):
+            gt, gs, gd = ti[keep], si[keep], direct[keep]
+            low = np.full(len(targets), np.inf)
+            np.minimum.at(low, gt, gd)
+            win = gd == low[gt]  # each target's shortest pairs; on a tie the first, the lowest source position
+            gt, gs, gd = gt[win], gs[win], gd[win]
+            head = np.ones(len(gt), dtype=bool)
+            head[1:] = gt[1:] != gt[:-1]
+            gt, gs, gd = gt[head], gs[head], gd[head]
+            better = gd < best[gt]
+            best[gt[better]] = gd[better]
+            source[gt[better]] = gs[better]
+        best[best > limit] = np.inf
+        source[~np.isfinite(best)] = -1
+        out.append(Nearest(best, source.astype(np.int64, copy=False)))
+    return out
 
 
 def nearest(net: StreetNetwork, sources: Snap, targets: Snap, *, limit: float = np.inf) -> Nearest:
     """The nearest source of every target over the network (one multi-source Dijkstra)."""
-    if len(sources) == 0:
-        return Nearest(np.full(len(targets), np.inf), np.full(len(targets), -1, dtype=np.int64))
-    graph = _augmented(net, sources)
-    n = net.n_nodes
-    starts = np.arange(n, n + len(sources))
-    dist, _pred, origin = dijkstra(graph, directed=True, indices=starts, min_only=True, limit=limit,
-                                   return_predecessors=True)
-    best, end = _via_ends(net, dist, targets)
-    node = np.where(end == 1, net.edge_v[targets.edge], net.edge_u[targets.edge])
-    source = np.where(np.isfinite(best), origin[node] - n, -1).astype(np.int64)
-    pairs = _same_edge(sources, targets)
-    if len(pairs):
-        pairs = pairs.sort_values(["target", "direct"], kind="stable").drop_duplicates("target")
-        ti, si, direct = pairs["target"].to_numpy(), pairs["source"].to_numpy(), pairs["direct"].to_numpy()
-        better = direct < best[ti]
-        best[ti[better]] = direct[better]
-        source[ti[better]] = si[better]
-    best[best > limit] = np.inf
-    source[~np.isfinite(best)] = -1
-    return Nearest(best, source)
+    return nearest_each(net, sources, [np.arange(len(sources))], targets, limits=[limit])[0]
 
 
 def node_distances(net: StreetNetwork, sources: Snap, *, limit: float = np.inf) -> np.ndarray:
@@ -108,10 +148,9 @@ def node_distances(net: StreetNetwork, sources: Snap, *, limit: float = np.inf) 
 def distance_matrix(net: StreetNetwork, places: Snap, *, limit: float = np.inf) -> np.ndarray:
     """Walking metres between every pair of places (symmetric, zero diagonal)."""
     d = _via_ends(net, node_distances(net, places, limit=limit), places)[0]
-    pairs = _same_edge(places, places)
-    if len(pairs):
-        ti, si = pairs["target"].to_numpy(), pairs["source"].to_numpy()
-        d[si, ti] = np.minimum(d[si, ti], pairs["direct"].to_numpy())
+    ti, si, direct = _same_edge(places, places)
+    if len(ti):
+        d[si, ti] = np.minimum(d[si, ti], direct)
     np.fill_diagonal(d, 0.0)
     d = np.minimum(d, d.T)  # the graph is undirected: equal up to rounding, take the same value both ways
     d[d > limit] = np.inf
@@ -123,10 +162,9 @@ def place_distances(net: StreetNetwork, sources: Snap, targets: Snap, *, limit: 
     ``inf`` beyond ``limit`` or unreachable. Unlike :func:`distance_matrix`, only the sources are searched
     from, so many targets (buildings) cost one array lookup each, not a Dijkstra each."""
     d = _via_ends(net, node_distances(net, sources, limit=limit), targets)[0]
-    pairs = _same_edge(sources, targets)
-    if len(pairs):
-        ti, si = pairs["target"].to_numpy(), pairs["source"].to_numpy()
-        d[si, ti] = np.minimum(d[si, ti], pairs["direct"].to_numpy())
+    ti, si, direct = _same_edge(sources, targets)
+    if len(ti):
+        d[si, ti] = np.minimum(d[si, ti], direct)
     d[d > limit] = np.inf
     return d
 

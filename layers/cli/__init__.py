@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from layers.cli import db, demo, files, grids, incidents, maps, osm, patrol
+from layers.cli import coverage, coverage_extra, db, demo, files, grids, incidents, maps, osm, patrol, stations
 
 __all__ = ["app"]
 
@@ -29,6 +29,9 @@ files.register(import_app, app)
 grids.register(app)
 incidents.register(app)
 patrol.register(app)
+stations.register(app)
+coverage.register(app)
+coverage_extra.register(app, coverage_app=coverage.coverage_app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,9 +13,11 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection
 
+from gisgrid.codes import CHINA_TZ
 from gisgrid.errors import GeometryError, InvalidInputError
 from gisgrid.readers import SCHEMAS
 from gisgrid.report import ImportReport, Problem, problems_summary
+from layers import station_history
 from layers.copying import ewkb, raw_cursor
 from layers.importers.upsert import (
     COMMUNITY,
@@ -264,11 +267,14 @@ def _write_stations(
     cols = [*names, "geom"]
     with raw_cursor(conn) as cur:
         copy_temp(cur, "stations", frame, _columns("stations", names, keyed=True), progress)
+        history = station_history.plan_import(cur, today=dt.datetime.now(CHINA_TZ).date())
         select = ", ".join("COALESCE(service_radius_m, 300)" if c == "service_radius_m" else c for c in cols)
         _upsert_keyed(
             cur, report, len(frame), "station", cols, f"SELECT {select}, source, source_ref FROM _import ORDER BY pos"
         )
         link_spatial(cur, report, "station", "station.geom")
+        report.extra["linked"]["complex"] += station_history.relink_complexes(cur)
+        report.extra["station_history"] = station_history.write_import(cur, history, f"import:{report.source}")
 
 
 def _write_staff(

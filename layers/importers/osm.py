@@ -46,6 +46,7 @@ from gisgrid.osm import OsmExtract, checked
 from gisgrid.osm.features import UNNAMED_COMPLEX
 from gisgrid.report import ImportReport
 from layers.copying import copy_csv, ewkb, in_transaction, raw_cursor
+from layers.station_history import backfill
 
 __all__ = ["import_osm"]
 
@@ -234,6 +235,7 @@ def _write(
             "  name = EXCLUDED.name, kind = EXCLUDED.kind, geom = EXCLUDED.geom"
             " RETURNING (xmax = 0)",
         )
+        report.extra["station_history"] = backfill(cur, f"import:{report.source}")
 
         bar.set_description("street nodes")
         _copy(cur, "tmp_osm_node", _frame(ex.street_nodes, ["source_ref", "component"]), bar)

@@ -7,11 +7,12 @@ against the migrations.
 from layers.models.accounts import AuditLog, User
 from layers.models.areas import AdminArea, Grid
 from layers.models.base import Base
+from layers.models.coverage import CoverageGeneration, CoverageResult, CoverageState
 from layers.models.estate import Building, BuildingPart, Complex, PropertyCompany
 from layers.models.incidents import Incident, IncidentEvent, ReferenceGeneration
 from layers.models.patrols import PatrolCheckin, PatrolPlan
 from layers.models.people import Assignment, Department, Staff
-from layers.models.stations import Station
+from layers.models.stations import Station, StationStatus
 from layers.models.streets import Barrier, StreetEdge, StreetNode
 
 __all__ = [
@@ -23,6 +24,9 @@ __all__ = [
     "Building",
     "BuildingPart",
     "Complex",
+    "CoverageGeneration",
+    "CoverageResult",
+    "CoverageState",
     "Department",
     "Grid",
     "Incident",
@@ -33,6 +37,7 @@ __all__ = [
     "ReferenceGeneration",
     "Staff",
     "Station",
+    "StationStatus",
     "StreetEdge",
     "StreetNode",
     "User",

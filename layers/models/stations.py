@@ -1,11 +1,23 @@
-"""Service posts: party–masses centres, stations and posts, red heart stations and police rooms."""
+"""Service posts: party–masses centres, stations and posts, red heart stations and police rooms, and the
+dated history of their statuses."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, String, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,3 +69,28 @@ class Station(Base):
         JSONB, server_default=text("'{}'::jsonb"), comment="columns of the source file gisgrid has no field for"
     )
     geom = mapped_column(geometry("POINT"), nullable=False)
+
+
+class StationStatus(Base):
+    """One dated status change of a station, kept for ever: "what was open on day D" is read from here.
+
+    The station row keeps the current status and one date per status, derived from these rows
+    (``gisgrid.stations.row_dates``). ``recorded_by`` names who recorded it: a username, ``cli:…``,
+    ``import:<file>``, ``demo`` or ``migration 0006`` (rows made from the dates stations had before).
+    """
+
+    __tablename__ = "station_status"
+    # not unique per (station, status, day): opened, closed by mistake and reopened the same day is three rows
+    __table_args__ = (
+        one_of("status", vocab.STATION_STATUSES),
+        Index("ix_station_status_station_id_since", "station_id", "since"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

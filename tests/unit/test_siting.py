@@ -11,7 +11,7 @@ import pytest
 import shapely
 from scipy.sparse import csr_array
 
-from gisgrid.coverage.reach import covered_mask, open_on, reach, walk_threshold
+from gisgrid.coverage.reach import covered_mask, reach, walk_threshold
 from gisgrid.coverage.sites import building_demand, candidate_sites
 from gisgrid.coverage.siting import maximal_covering, order_by_gain, set_covering
 from gisgrid.errors import InvalidInputError
@@ -126,23 +126,19 @@ def test_bad_input_is_refused() -> None:
         set_covering(cover, np.array([1.0, -1.0, 2.0]))
 
 
-def test_thresholds_per_kind_and_open_days() -> None:
+def test_thresholds_per_kind() -> None:
     assert walk_threshold("red_heart_station") == 100.0
     assert walk_threshold("service_station") == 500.0
     assert walk_threshold("service_centre") == 1000.0
+    assert walk_threshold("police_room") == 500.0  # one table with the stored coverage's thresholds
     assert walk_threshold("police_room", 800) == 800.0
     with pytest.raises(InvalidInputError) as err:
-        walk_threshold("police_room")
+        walk_threshold("police_room", thresholds={"red_heart_station": 100.0})
     assert err.value.field == "threshold_m"
     with pytest.raises(InvalidInputError):
         walk_threshold("teahouse")
     with pytest.raises(InvalidInputError):
         walk_threshold("red_heart_station", -5)
-    import datetime as dt
-
-    got = open_on([dt.date(2024, 1, 1), dt.date(2024, 1, 1), None, dt.date(2025, 1, 1)],
-                  [None, dt.date(2024, 6, 1), None, None], dt.date(2024, 6, 1))
-    assert got.tolist() == [True, False, False, False]  # closed on the day: no longer open
 
 
 def street_row() -> StreetNetwork:
