@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import typer
 
-from layers.cli import coverage, coverage_extra, db, demo, files, grids, incidents, maps, osm, patrol, stations
+from layers.cli import (
+    coverage,
+    coverage_extra,
+    db,
+    demo,
+    files,
+    grids,
+    incidents,
+    maps,
+    osm,
+    patrol,
+    stations,
+)
 
 __all__ = ["app"]
 
