@@ -64,8 +64,13 @@ def test_suggestions_by_role_and_scope(client: TestClient, areas: dict[str, str]
     missing = client.get(url, params={"kind": "service_station"}, headers=planner)
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "count"
     assert client.get(url, params={"count": 0}, headers=planner).status_code == 422
-    assert client.get(url, params={"kind": "police_room", "count": 1}, headers=planner).json()["error"][
-        "field"] == "threshold_m"
+    # every kind has a walking threshold in the coverage settings (police rooms 500 m); a threshold out of range
+    # or an unknown kind is refused naming the field
+    assert client.get(url, params={"kind": "police_room", "count": 1}, headers=planner).status_code == 200
+    too_far = client.get(url, params={"count": 1, "threshold_m": 50_000}, headers=planner)
+    assert too_far.status_code == 422 and too_far.json()["error"]["field"] == "threshold_m"
+    unknown = client.get(url, params={"count": 1, "kind": "kiosk"}, headers=planner)
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "kind"
     bad_point = client.post(url, headers=planner, json={"count": 1, "candidates": [{"lon": 200, "lat": 0}]})
     assert bad_point.status_code == 422
 
