@@ -52,8 +52,8 @@ def _settings_first() -> None:
     """Read the ``GISGRID_*`` settings before any command: a wrong one is one line and exit code 2."""
     from pydantic import ValidationError
 
-    from layers.cli.common import console
     from layers import settings as settings_module
+    from layers.cli.common import console
 
     try:
         settings_module.get_settings()

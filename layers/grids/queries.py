@@ -313,9 +313,20 @@ def validate_community(
     max_households: int = MAX_HOUSEHOLDS,
 ) -> list[GridProblem]:
     """Validate a community's current grids against its buildings and complexes (see
-    :func:`gisgrid.grids.validate_grids`)."""
+    :func:`gisgrid.grids.validate_grids`). A community with no published grid is a
+    :class:`~gisgrid.errors.NotFoundError` that says to plan first — not one gap the size of the
+    community and every building "in no grid"."""
     place = community(session, community_code)
     rows = current_rows(session, place.id)
+    if not rows:
+        raise NotFoundError(
+            f"community {community_code} has no published grids yet: plan and publish them first "
+            f"(gisgrid grids plan --community {community_code} --publish, or POST /api/v1/grids/plan "
+            "with publish=true), then validate",
+            field="community",
+            feature=community_code,
+            rule="grids are published before they are validated",
+        )
     return validate(
         session, place, {c: r.geom for c, r in rows.items()},
         min_households=min_households, max_households=max_households,
