@@ -27,7 +27,8 @@ def test_a_community_sees_its_own_grids_only(client, user_factory, auth_header, 
         session.add(_grid(f"{b.code}{n:03d}", b.id, (116.35 - SLIVER, y, 116.40, y + 0.02)))
     # a building of B over the line, and a building without a community whose footprint lies in A
     make_building(session, x=116.35 - 0.0001, y=39.93, community=b, name="乙跨界楼")
-    session.add(Building(name="无社区楼", households=10, geom=WKTElement(box(116.32, 39.93, 116.3205, 39.9305), srid=4326),
+    session.add(Building(name="无社区楼", households=10,
+                         geom=WKTElement(box(116.32, 39.93, 116.3205, 39.9305), srid=4326),
                          entrance=WKTElement("POINT(116.3202 39.9301)", srid=4326)))
     session.commit()
 
