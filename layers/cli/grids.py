@@ -76,9 +76,25 @@ def plan_command(
             "yes" if "published" in r else "no",
         )
     console.print(table)
+    _print_plan_problems(results)
+
+
+def _print_plan_problems(results: list[dict[str, Any]]) -> None:
+    """Each problem in its own line, but the complexes a plan splits in one: a complex with more households
+    than one grid may hold must be split, and one line each for them buried the problems that matter."""
+    splits = larger = 0
     for r in results:
         for p in r.get("problems", []):
+            if p["rule"] == "complex split":
+                continue
             console.print(f"  {r['community_code']}: {p['rule']}: {p['message']}", highlight=False)
+        splits += r.get("complex_splits", {}).get("split", 0)
+        larger += r.get("complex_splits", {}).get("larger_than_a_grid", 0)
+    if splits:
+        console.print(
+            f"  {splits} complex(es) split over several grids, {larger} of them larger than one grid may hold "
+            f"(unavoidable); --json lists each, and `gisgrid map render grids` draws them", highlight=False,
+        )
 
 
 # ------------------------------------------------------------------------------------------ validate

@@ -23,6 +23,7 @@ from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import NotFoundError
 from gisgrid.grids import GridProblem, validate_grids
 from gisgrid.grids.edit import tally
+from layers.grids.naming import name_grid_problems
 
 SRID = 4326
 
@@ -294,7 +295,7 @@ def validate(
     """The problems of ``grids`` as the community's grids (``buildings``: its buildings, if loaded)."""
     codes = sorted(grids)
     frame = gpd.GeoDataFrame({"code": codes}, geometry=[grids[c] for c in codes], crs=SRID)
-    return validate_grids(
+    problems = validate_grids(
         frame,
         load_buildings(session, place.code) if buildings is None else buildings,
         place.geom,
@@ -303,6 +304,7 @@ def validate(
         max_households=max_households,
         pieces=pieces,
     )
+    return name_grid_problems(session, problems)
 
 
 def validate_community(
