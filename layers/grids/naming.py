@@ -81,12 +81,15 @@ def name_plan_problems(session: Session, problems: Sequence[Problem]) -> list[Pr
 
 
 def name_grid_problems(session: Session, problems: list[GridProblem]) -> list[GridProblem]:
-    """Validation problems with their complex and building named (changed in place, and returned)."""
+    """Validation problems with their complex and building named (changed in place, and returned); the
+    label is also put in ``details`` (``complex_label`` / ``building_label``) for the map's own sentences."""
     complexes = feature_labels(session, "complex", (p.complex for p in problems if p.complex is not None))
     buildings = feature_labels(session, "building", (p.building for p in problems if p.building is not None))
     for p in problems:
-        if p.complex is not None:
-            p.message = _relabel(p.message, "complex", p.complex, _label(complexes, p.complex))
-        if p.building is not None:
-            p.message = _relabel(p.message, "building", p.building, _label(buildings, p.building))
+        if p.complex is not None and (label := _label(complexes, p.complex)) is not None:
+            p.message = _relabel(p.message, "complex", p.complex, label)
+            p.details = {**p.details, "complex_label": label}
+        if p.building is not None and (label := _label(buildings, p.building)) is not None:
+            p.message = _relabel(p.message, "building", p.building, label)
+            p.details = {**p.details, "building_label": label}
     return problems

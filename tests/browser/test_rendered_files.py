@@ -26,7 +26,8 @@ pytestmark = pytest.mark.browser
 
 CC = "110199001001"
 COMMUNITY = box(116.30, 39.90, 116.32, 39.91)
-GRIDS = {CC + "001": box(116.30, 39.90, 116.31, 39.91), CC + "002": box(116.31, 39.90, 116.32, 39.91)}
+# a strip 116.318–116.32 is in no grid: a gap, the one (error) problem of the map
+GRIDS = {CC + "001": box(116.30, 39.90, 116.31, 39.91), CC + "002": box(116.31, 39.90, 116.318, 39.91)}
 
 
 def _wkt(g: Any) -> str:
@@ -114,3 +115,36 @@ def test_static_url_still_links_the_assets(cli: Any, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
     assert '<script src="/assets/vendor/leaflet/leaflet.js">' in page
+
+
+def test_a_problem_is_purple_and_its_hover_is_chinese(cli: Any, tmp_path: Path) -> None:
+    from gisgrid.maps import PROBLEM_STYLES
+
+    out = tmp_path / "grids.html"
+    assert cli("map", "render", "grids", str(out), "--community", CC).exit_code == 0
+    purple = PROBLEM_STYLES["error"]["color"]
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page.goto(out.as_uri(), wait_until="networkidle")
+            gap = page.locator(f'.leaflet-overlay-pane svg path[stroke="{purple}"]')
+            gap.first.wait_for(timeout=30_000)
+            assert gap.count() == 1
+            box_ = gap.first.bounding_box()
+            assert box_ is not None
+            tooltip = page.locator(".leaflet-tooltip")
+            # along the strip, from the bottom up: the first point no panel covers shows the tooltip
+            for share in (0.9, 0.75, 0.6, 0.45, 0.3, 0.15):
+                x = (box_["x"] + min(box_["x"] + box_["width"], 1100)) / 2  # the visible part of the strip
+                page.mouse.move(x, box_["y"] + box_["height"] * share)
+                page.wait_for_timeout(300)
+                if tooltip.count():
+                    break
+            page.screenshot(path=str(tmp_path / "hover.png"))
+            tooltip.first.wait_for(timeout=10_000)
+            text = tooltip.first.inner_text()
+        finally:
+            browser.close()
+    assert "未覆盖空隙" in text and "平方米不属于任何网格" in text, text
+    assert "lie in no grid" not in text
