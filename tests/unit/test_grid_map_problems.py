@@ -54,7 +54,8 @@ def test_problems_read_in_chinese_on_a_chinese_page() -> None:
     assert "平方米不属于任何网格" in problem_text(gap, "zh-CN")
     split = next(p for p in problems if p.rule == "complex_split")
     split.details = {**split.details, "complex_label": "阳光花园 (id 7, source syn-complex-00006)"}
-    assert problem_text(split, "zh-CN").startswith("小区阳光花园 (id 7, source syn-complex-00006)（500户）被分到2个网格")
+    said = problem_text(split, "zh-CN")
+    assert said.startswith("小区阳光花园 (id 7, source syn-complex-00006)（500户）被分到2个网格"), said
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
