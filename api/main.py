@@ -18,11 +18,11 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
 from api import pages
 from api.background import incident_background
 from api.errors import add_exception_handlers
+from api.query_check import QueryCheck
 from api.routers import (
     auth,
     complexes,
@@ -39,6 +39,7 @@ from api.routers import (
     stations,
     users,
 )
+from api.transport import MINIMUM_GZIP_BYTES, CachedStaticFiles, GZipReads
 from layers.db import make_engine, make_sessionmaker, service_url
 from layers.settings import Settings, get_settings
 
@@ -107,24 +108,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     add_exception_handlers(app)
-    # the intake endpoint first: routes are matched in order, and it is the one under load
+    # the intake endpoint first: routes are matched in order, and it is the one under load (its router
+    # carries no router-wide dependency: its one GET route has the query check itself)
     app.include_router(incidents.router)
     app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(users.router)
-    app.include_router(layers.router)
-    app.include_router(grids.router)
-    app.include_router(kpis.router)
-    app.include_router(stations.router)
-    app.include_router(coverage.router)
-    app.include_router(siting.router)
-    app.include_router(coverage_maps.router)
-    app.include_router(complexes.router)
-    app.include_router(patrol.router)
-    app.include_router(pages.router)
+    # every other GET /api/v1 route refuses query parameters it does not declare (api/query_check.py)
+    for router in (auth.router, users.router, layers.router, grids.router, kpis.router, stations.router,
+                   coverage.router, siting.router, coverage_maps.router, complexes.router, patrol.router,
+                   pages.router):
+        app.include_router(router, dependencies=[QueryCheck])
     app.include_router(open311.router)  # last: it ends with a catch-all under /open311/v2
     _add_docs(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
+    # GET answers compressed for clients that accept gzip (pages, GeoJSON, JSON); see api/transport.py
+    app.add_middleware(GZipReads, minimum_size=MINIMUM_GZIP_BYTES)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

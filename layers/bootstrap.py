@@ -398,6 +398,10 @@ def up(
         targets.append(("database", env_url))
     elif test and env_test_url:
         server = find_server(state_dir, env_url=env_test_url, quiet=quiet)
+        maintenance = Server(
+            url=make_url(env_test_url).set(database="postgres").render_as_string(False), origin="env"
+        )
+        create_database(maintenance, str(make_url(env_test_url).database), quiet=quiet)
         targets.append(("test_database", env_test_url))
     else:
         server = find_server(state_dir, env_url=env_url, quiet=quiet)

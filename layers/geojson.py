@@ -6,8 +6,8 @@ buildings never becomes 5,000 Python dicts. Every query takes the same three lim
 
 - ``bbox``: ``(minx, miny, maxx, maxy)`` in WGS84 longitude/latitude, checked by :func:`parse_bbox`;
 - ``limit`` (1–5000, default 1000) and ``offset``, ordered by id so pages are stable;
-- ``scope_area_id``: only rows whose interior meets that admin area's (a user's area scope);
-  ``None`` means everything (admins).
+- ``scope_area_id``: only rows inside that admin area (a user's area scope) — by code, see
+  :func:`scope_condition`; ``None`` means everything (admins).
 
 ``numberMatched`` counts all rows that pass the filters, ``numberReturned`` those on this page.
 """
@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gisgrid import vocab
+from gisgrid.codes import scope_prefix
 from gisgrid.errors import InvalidInputError
 
 PRECISION = 7  # decimal places of coordinates: about 1 cm at the equator
@@ -178,6 +179,8 @@ class LayerSpec:
     geometry: str = "geom"
     filters: Mapping[str, Filter] = field(default_factory=dict)
     joins: str = ""
+    #: the SQL expression of the row's own area code, which decides the scope (None: by geometry)
+    area_code: str | None = None
 
 
 def _point_pair(column: str) -> str:
@@ -199,6 +202,7 @@ LAYERS: dict[str, LayerSpec] = {
         },
         joins="LEFT JOIN admin_area p ON p.id = t.parent_id",
         filters={"level": Filter("t.level", vocab.AREA_LEVELS), "parent_code": Filter("p.code")},
+        area_code="t.code",
     ),
     "grids": LayerSpec(
         name="grids",
@@ -216,6 +220,7 @@ LAYERS: dict[str, LayerSpec] = {
         },
         joins="LEFT JOIN admin_area c ON c.id = t.community_id",
         filters={"status": Filter("t.status", vocab.GRID_STATUSES), "community_code": Filter("c.code")},
+        area_code="t.code",
     ),
     "buildings": LayerSpec(
         name="buildings",
@@ -238,6 +243,7 @@ LAYERS: dict[str, LayerSpec] = {
             "grid_code": Filter("t.grid_code"),
             "building_type": Filter("t.building_type", vocab.BUILDING_TYPES),
         },
+        area_code="c.code",
     ),
     "complexes": LayerSpec(
         name="complexes",
@@ -261,6 +267,7 @@ LAYERS: dict[str, LayerSpec] = {
             "management": Filter("t.management", vocab.MANAGEMENT_KINDS),
             "party_org": Filter("t.party_org", vocab.PARTY_ORG_MODES),
         },
+        area_code="c.code",
     ),
     "stations": LayerSpec(
         name="stations",
@@ -282,6 +289,7 @@ LAYERS: dict[str, LayerSpec] = {
             "kind": Filter("t.kind", vocab.STATION_KINDS),
             "status": Filter("t.status", vocab.STATION_STATUSES),
         },
+        area_code="c.code",
     ),
     "streets": LayerSpec(
         name="streets",
@@ -318,6 +326,7 @@ LAYERS: dict[str, LayerSpec] = {
             "level": Filter("t.level", vocab.INCIDENT_LEVELS),
             "category_code": Filter("t.category_code"),
         },
+        area_code="c.code",
     ),
 }
 
@@ -345,6 +354,42 @@ def department_condition(
         f"({alias}.assignee_department_id = :{param}"
         f" OR {alias}.whistles @> jsonb_build_array(jsonb_build_object('department_id', CAST(:{param} AS int))))",
         {param: department_id},
+    )
+
+
+def scope_condition(session: Session, spec: LayerSpec, scope_area_id: int) -> tuple[str, dict[str, Any]]:
+    """The SQL condition keeping the rows of ``spec`` inside the area ``scope_area_id``, and its parameters.
+
+    By code, never by intersection (:mod:`gisgrid.codes`): neighbouring outlines overlap by slivers of
+    floating-point noise, and an intersection test gave a community account its neighbours' grids. A row
+    is in scope when its own code (areas, grids) or its community's code (buildings, complexes, stations,
+    incidents) starts with the scope's significant digits; areas coarser than the scope that contain it
+    (its street, its district) are in scope too. A row with no community is in scope when the area
+    *covers* its representative point. Streets, which have no code and run along boundaries, are in scope
+    when their interior meets the area's.
+    """
+    code = session.execute(
+        text("SELECT code FROM admin_area WHERE id = :id"), {"id": scope_area_id}
+    ).scalar_one_or_none()
+    geom = f"t.{spec.geometry}"
+    if code is None:  # the area is gone: nothing is in scope
+        return "FALSE", {}
+    params: dict[str, Any] = {"scope_id": scope_area_id, "scope_like": scope_prefix(code) + "%"}
+    if spec.area_code is None:
+        return (
+            f"EXISTS (SELECT 1 FROM admin_area s WHERE s.id = :scope_id "
+            f"AND {geom} && s.geom AND ST_Relate({geom}, s.geom, 'T********'))",
+            params,
+        )
+    if spec.area_code == "t.code":
+        if spec.name != "areas":
+            return "t.code LIKE :scope_like", params
+        params["scope_above"] = [c for c in (code[:6] + "000000", code[:9] + "000") if c != code]
+        return "(t.code LIKE :scope_like OR t.code = ANY(:scope_above))", params
+    return (
+        f"({spec.area_code} LIKE :scope_like OR ({spec.area_code} IS NULL AND EXISTS (SELECT 1 FROM admin_area s "
+        f"WHERE s.id = :scope_id AND {geom} && s.geom AND ST_Covers(s.geom, ST_PointOnSurface({geom})))))",
+        params,
     )
 
 
@@ -405,12 +450,9 @@ def fetch_page(
         params.update(minx=box.minx, miny=box.miny, maxx=box.maxx, maxy=box.maxy)
         where.append(f"ST_Intersects({geom}, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))")
     if scope_area_id is not None:
-        # interiors must meet: a neighbour that only shares the boundary is outside the scope
-        params["scope_id"] = scope_area_id
-        where.append(
-            f"EXISTS (SELECT 1 FROM admin_area s WHERE s.id = :scope_id "
-            f"AND {geom} && s.geom AND ST_Relate({geom}, s.geom, 'T********'))"
-        )
+        condition, scope_params = scope_condition(session, spec, scope_area_id)
+        params.update(scope_params)
+        where.append(condition)
     where_sql = ("WHERE " + " AND ".join(where)) if where else ""
     props = ", ".join(f"'{key}', {expr}" for key, expr in spec.properties.items())
     sql = f"""

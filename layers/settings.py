@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -13,6 +13,35 @@ if TYPE_CHECKING:
     from gisgrid.patrol import PatrolRules
 
 DEV_SECRET = "dev-only-secret-change-me-it-is-public"  # refused in production; 32+ bytes for HS256
+
+#: The one PostgreSQL driver gisgrid is installed with (bootstrap, COPY and the ORM all use it).
+DRIVER = "postgresql+psycopg2"
+
+
+def normalise_database_url(value: str, env: str = "GISGRID_DATABASE_URL") -> str:
+    """``value`` as the SQLAlchemy URL of the installed driver, or a :class:`ValueError` in one line.
+
+    ``postgresql://…`` and ``postgres://…`` (what ``psql``, ``pg_ctl`` and hosting providers print) become
+    ``postgresql+psycopg2://…``: SQLAlchemy would pick the ``psycopg`` (3) driver for them, which gisgrid
+    does not install. Another explicit driver, another database or a libpq ``key=value`` string is refused.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "postgresql://USER[:PASSWORD]@HOST:PORT/DBNAME"
+    try:
+        url = make_url(value.strip())
+    except ArgumentError:
+        raise ValueError(f"{env} is not a database URL; write it as {example}") from None
+    scheme, _, driver = url.drivername.partition("+")
+    if scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"{env} must point at PostgreSQL (with PostGIS), not {scheme}; write it as {example}")
+    if driver not in ("", "psycopg2"):
+        raise ValueError(
+            f"{env} names the driver {driver!r}, which gisgrid does not use; drop it ({example}) or write "
+            f"{DRIVER}://…"
+        )
+    return url.set(drivername=DRIVER).render_as_string(hide_password=False)
 
 
 class IncidentSettings(BaseSettings):
@@ -116,6 +145,13 @@ class Settings(BaseSettings):
 
     # GISGRID_INCIDENTS_*, read from the environment when these settings are
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+
+    @field_validator("database_url", "test_database_url", mode="after")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_database_url(value, f"GISGRID_{str(info.field_name).upper()}")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -25,6 +25,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, IncidentReaderDep, SessionDep, actor_of, incident_runtime
+from api.query_check import QueryCheck
 from api.schemas import ErrorResponse
 from api.security import decode_access_token
 from gisgrid import vocab
@@ -134,7 +135,7 @@ def run_tick(
     return lifecycle.tick(session, now)
 
 
-@router.get("/{incident_id}", responses=ERRORS)
+@router.get("/{incident_id}", responses=ERRORS, dependencies=[QueryCheck])
 def read_incident(
     session: SessionDep, user: IncidentReaderDep, incident_id: Annotated[int, Path(ge=1)]
 ) -> dict[str, Any]:

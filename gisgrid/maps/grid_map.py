@@ -24,6 +24,7 @@ from gisgrid.maps.base import (
     overlays,
 )
 from gisgrid.maps.basemaps import Basemap, CoordTransform, to_basemap
+from gisgrid.maps.problem_text import problem_text
 from gisgrid.maps.text import GRID_TEXT, Language, rule_name
 
 #: Household classes of a grid, in legend order.
@@ -33,10 +34,12 @@ GRID_STYLES: dict[str, dict[str, Any]] = {
     "in_range": {"color": "#2e7d32", "weight": 1.5, "fillColor": "#81c784", "fillOpacity": 0.45},
     "over": {"color": "#b71c1c", "weight": 1.5, "fillColor": "#e57373", "fillOpacity": 0.5},
 }
+#: Errors purple (not the red of "over the maximum"), dashed; warnings a thin dotted outline with no fill, so
+#: the household colours under them — 300–500 green above all — still show.
 PROBLEM_STYLES: dict[str, dict[str, Any]] = {
-    "error": {"color": "#d50000", "weight": 3, "dashArray": "6 4", "fillColor": "#ff1744", "fillOpacity": 0.35},
-    "warning": {"color": "#ff6f00", "weight": 2.5, "dashArray": "4 4", "fillColor": "#ffab00",
-                "fillOpacity": 0.3},
+    "error": {"color": "#6a1b9a", "weight": 3, "dashArray": "6 4", "fillColor": "#ab47bc", "fillOpacity": 0.35},
+    "warning": {"color": "#ef6c00", "weight": 1.2, "dashArray": "1 4", "lineCap": "round", "fillColor": "#ffb74d",
+                "fillOpacity": 0.0},
 }
 #: Problems whose location is a whole grid: drawn as a dashed outline only, so the household colour shows.
 OUTLINE_ONLY_RULES: frozenset[str] = frozenset({"households_out_of_range", "sliver", "duplicate_code"})
@@ -53,8 +56,9 @@ def grid_class(households: float, min_households: int, max_households: int) -> s
     return "in_range"
 
 
-def _problems_frame(problems: Any) -> gpd.GeoDataFrame:
-    """Problems (``GridProblem`` objects or a GeoJSON FeatureCollection) as a GeoDataFrame with a location."""
+def _problems_frame(problems: Any, language: str = "en") -> gpd.GeoDataFrame:
+    """Problems (``GridProblem`` objects or a GeoJSON FeatureCollection) as a GeoDataFrame with a location;
+    the message of a ``GridProblem`` in ``language`` (:func:`~gisgrid.maps.problem_text.problem_text`)."""
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
     if isinstance(problems, Mapping):
@@ -76,7 +80,8 @@ def _problems_frame(problems: Any) -> gpd.GeoDataFrame:
             if p.geometry is None or p.geometry.is_empty:
                 continue
             rows.append(
-                {"rule": p.rule, "severity": p.severity, "message": p.message, "codes": ", ".join(p.grid_codes)}
+                {"rule": p.rule, "severity": p.severity, "message": problem_text(p, language),
+                 "codes": ", ".join(p.grid_codes)}
             )
             geoms.append(p.geometry)
     if not rows:
@@ -107,8 +112,9 @@ def build_grid_map(
         (optionally ``version``).
     problems
         Validation problems to highlight: a list of :class:`gisgrid.grids.GridProblem` or the GeoJSON
-        of :func:`gisgrid.grids.problems_to_geojson`. Errors are drawn red and dashed, warnings orange;
-        point locations (e.g. where a geometry is invalid) as circles.
+        of :func:`gisgrid.grids.problems_to_geojson`. Errors are drawn purple and dashed, warnings as a thin
+        dotted orange outline with no fill; point locations (e.g. where a geometry is invalid) as circles.
+        The hover says each problem in ``language``.
     buildings
         Footprints drawn thin and grey under the grids (optional).
     min_households, max_households
@@ -124,7 +130,7 @@ def build_grid_map(
         coord_transform=coord_transform,
     )
     g, b = layers["grids"], layers["buildings"]
-    p = to_basemap(_problems_frame(problems), basemap, coord_transform)
+    p = to_basemap(_problems_frame(problems, language), basemap, coord_transform)
     text = GRID_TEXT[language]
 
     m = new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
@@ -235,7 +241,7 @@ def _add_problems(m: folium.Map, p: gpd.GeoDataFrame, language: str) -> None:
             if kind == "point":
                 style = {"color": style["color"], "fillColor": style["fillColor"], "fillOpacity": 0.8,
                          "weight": 2}
-            elif kind == "outline":
+            elif kind == "outline" or severity == "warning":
                 style["fillOpacity"] = 0.0
             folium.GeoJson(
                 feats,
@@ -268,8 +274,11 @@ def _grid_legend_html(
             n = int((p["severity"] == severity).sum())
             if not n:
                 continue
+            background = s["fillColor"] if s["fillOpacity"] > 0 else "transparent"
+            border = "dashed" if severity == "error" else "dotted"
             parts.append(
-                f'<div class="row-item"><span class="gg-swatch" style="background:{s["fillColor"]};'
-                f'border-color:{s["color"]};border-style:dashed"></span>{html.escape(text[severity])} ({n})</div>'
+                f'<div class="row-item gg-problem-{severity}"><span class="gg-swatch" style="background:{background};'
+                f'border-color:{s["color"]};border-style:{border};border-width:2px"></span>'
+                f'{html.escape(text[severity])} ({n})</div>'
             )
     return "".join(parts)

@@ -45,5 +45,29 @@ stations.register(app)
 coverage.register(app)
 coverage_extra.register(app, coverage_app=coverage.coverage_app)
 
+
+
+@app.callback()
+def _settings_first() -> None:
+    """Read the ``GISGRID_*`` settings before any command: a wrong one is one line and exit code 2."""
+    from pydantic import ValidationError
+
+    from layers import settings as settings_module
+    from layers.cli.common import console
+
+    try:
+        settings_module.get_settings()
+    except ValidationError as exc:
+        model = getattr(settings_module, exc.title, settings_module.Settings)
+        prefix = str(model.model_config.get("env_prefix") or "GISGRID_")
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            field = ".".join(str(part) for part in error["loc"])
+            if field and not message.startswith("GISGRID_"):
+                message = f"{prefix}{field.upper().replace('.', '_')}: {message}"
+            console.print(f"[red]error[/red] (configuration): {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

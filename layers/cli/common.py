@@ -7,8 +7,10 @@ and the rule — as ``{"error": {...}}`` on stdout with ``--json``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 import typer
@@ -32,6 +34,8 @@ __all__ = [
     "fail",
     "session_factory",
     "settings",
+    "static_dir",
+    "write_page",
 ]
 
 console = Console(stderr=True)
@@ -88,3 +92,33 @@ def session_factory() -> sessionmaker[Session]:
 def check_window(minimum: int, maximum: int) -> None:
     if minimum > maximum:
         raise InvalidInputError(f"--min ({minimum}) exceeds --max ({maximum})", field="--min", rule="--min ≤ --max")
+
+
+def static_dir() -> Path:
+    """``api/static`` — found beside the installed ``api`` package without importing it (the CLI
+    layer never imports the web layer)."""
+    spec = importlib.util.find_spec("api")
+    if spec is None or not spec.submodule_search_locations:
+        from gisgrid.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "the api package (which holds the vendored assets) is not installed",
+            field="api/static",
+            rule="gisgrid installed with its api package",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+#: The prefix a page is built with when its assets are to be embedded (then replaced by their content).
+EMBED_PREFIX = "/static"
+
+
+def write_page(out: Path, page: str, static_url: str | None) -> None:
+    """Write a rendered map page: with ``static_url`` None every vendored asset is embedded
+    (:func:`gisgrid.maps.standalone.embed_assets`) so the file opens from disk; otherwise the page links
+    the assets under ``static_url`` (a page put beside a server of ``api/static``)."""
+    if static_url is None:
+        from gisgrid.maps.standalone import embed_assets
+
+        page = embed_assets(page, static_dir(), EMBED_PREFIX)
+    out.write_text(page, encoding="utf-8")

@@ -8,7 +8,6 @@ file opens from disk — the pages the API serves link ``/static`` instead.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -16,7 +15,7 @@ import typer
 from rich.table import Table
 
 from gisgrid.errors import GisgridError, InvalidInputError
-from layers.cli.common import JsonOpt, console, emit, fail, session_factory, settings
+from layers.cli.common import JsonOpt, console, emit, fail, session_factory, settings, static_dir
 
 if TYPE_CHECKING:  # the maps (folium) load only when a map is rendered
     from gisgrid.maps.text import Language
@@ -24,21 +23,6 @@ if TYPE_CHECKING:  # the maps (folium) load only when a map is rendered
 __all__ = ["register", "render_complexes", "render_coverage", "render_rollout", "static_dir"]
 
 KINDS = ("service_centre", "service_station", "service_post", "red_heart_station", "police_room")
-
-
-def static_dir() -> Path:
-    """``api/static`` — found beside the installed ``api`` package without importing it (the CLI
-    layer never imports the web layer)."""
-    spec = importlib.util.find_spec("api")
-    if spec is None or not spec.submodule_search_locations:
-        from gisgrid.errors import ConfigurationError
-
-        raise ConfigurationError(
-            "the api package (which holds the vendored assets) is not installed",
-            field="api/static",
-            rule="gisgrid installed with its api package",
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def _day(value: str | None, field: str) -> dt.date | None:

@@ -16,8 +16,19 @@ import typer
 from rich.table import Table
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
-from gisgrid.errors import GisgridError, InvalidInputError
-from layers.cli.common import JsonOpt, MaxOpt, MinOpt, check_window, console, emit, fail, session_factory
+from gisgrid.errors import GisgridError, InvalidInputError, NotFoundError
+from layers.cli.common import (
+    EMBED_PREFIX,
+    JsonOpt,
+    MaxOpt,
+    MinOpt,
+    check_window,
+    console,
+    emit,
+    fail,
+    session_factory,
+    write_page,
+)
 
 grids_app = typer.Typer(help="Plan, validate, version and roll back unit grids (网格).", no_args_is_help=True)
 
@@ -65,9 +76,25 @@ def plan_command(
             "yes" if "published" in r else "no",
         )
     console.print(table)
+    _print_plan_problems(results)
+
+
+def _print_plan_problems(results: list[dict[str, Any]]) -> None:
+    """Each problem in its own line, but the complexes a plan splits in one: a complex with more households
+    than one grid may hold must be split, and one line each for them buried the problems that matter."""
+    splits = larger = 0
     for r in results:
         for p in r.get("problems", []):
+            if p["rule"] == "complex split":
+                continue
             console.print(f"  {r['community_code']}: {p['rule']}: {p['message']}", highlight=False)
+        splits += r.get("complex_splits", {}).get("split", 0)
+        larger += r.get("complex_splits", {}).get("larger_than_a_grid", 0)
+    if splits:
+        console.print(
+            f"  {splits} complex(es) split over several grids, {larger} of them larger than one grid may hold "
+            f"(unavoidable); --json lists each, and `gisgrid map render grids` draws them", highlight=False,
+        )
 
 
 # ------------------------------------------------------------------------------------------ validate
@@ -78,10 +105,14 @@ def validate_command(
     minimum: MinOpt = MIN_HOUSEHOLDS,
     maximum: MaxOpt = MAX_HOUSEHOLDS,
     geojson: Annotated[Path | None, typer.Option("--geojson", help="Write the problem locations here.")] = None,
-    strict: Annotated[bool, typer.Option(help="Exit with code 1 when an error-level problem is found.")] = False,
+    strict: Annotated[bool, typer.Option(
+        help="Exit with code 1 when an error-level problem is found (--no-strict: exit 0 regardless).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the current grids: households, contiguity, overlaps, gaps, buildings, complexes, slivers, codes."""
+    """Check the current grids: households, contiguity, overlaps, gaps, buildings, complexes, slivers, codes.
+
+    Exit code 0: no error-level problem (warnings allowed); 1: errors found; 2: nothing to validate (no
+    published grid: plan first) or bad input."""
     from gisgrid.grids import GridProblem, format_problems, problems_to_geojson
     from layers import grids as lg
 
@@ -90,6 +121,12 @@ def validate_command(
         check_window(minimum, maximum)
         with session_factory()() as session:
             codes = [community] if community else lg.communities_with_grids(session)
+            if not codes:
+                raise NotFoundError(
+                    "no community has published grids yet: plan and publish them first "
+                    "(gisgrid grids plan --all --publish), then validate",
+                    field="--community", rule="grids are published before they are validated",
+                )
             for code in codes:
                 by_community[code] = lg.validate_community(
                     session, code, min_households=minimum, max_households=maximum
@@ -189,14 +226,15 @@ def render_grids_command(
     *,
     community: str | None = None,
     basemap: str | None = None,
-    static_url: str = "/static",
+    static_url: str | None = None,
     minimum: int = MIN_HOUSEHOLDS,
     maximum: int = MAX_HOUSEHOLDS,
     as_json: bool = False,
 ) -> None:
     """Write the grid map (current grids by household class, labels, problems) to ``out``.
 
-    Called by ``gisgrid map render grids OUT.html`` in ``layers/cli/maps.py``.
+    Called by ``gisgrid map render grids OUT.html`` in ``layers/cli/maps.py``; with ``static_url`` None
+    the assets are embedded and the file opens from disk.
     """
     from gisgrid.maps import build_grid_map, render_html
     from layers.mapdata import load_grid_layers
@@ -209,11 +247,11 @@ def render_grids_command(
             layers = load_grid_layers(session, community, min_households=minimum, max_households=maximum)
             session.rollback()
         fmap = build_grid_map(
-            **layers, min_households=minimum, max_households=maximum, static_url=static_url,
+            **layers, min_households=minimum, max_households=maximum, static_url=static_url or EMBED_PREFIX,
             basemap=basemap or settings.basemap,  # type: ignore[arg-type]
             tianditu_key=settings.tianditu_key, language=settings.language,
         )
-        out.write_text(render_html(fmap), encoding="utf-8")
+        write_page(out, render_html(fmap), static_url)
     except GisgridError as exc:
         fail(exc, as_json)
     if as_json:

@@ -10,7 +10,17 @@ import typer
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import GisgridError
-from layers.cli.common import Basemap, JsonOpt, console, database_url, emit, fail, settings
+from layers.cli.common import (
+    EMBED_PREFIX,
+    Basemap,
+    JsonOpt,
+    console,
+    database_url,
+    emit,
+    fail,
+    settings,
+    write_page,
+)
 
 map_app = typer.Typer(help="Render maps to HTML files.", no_args_is_help=True)
 
@@ -24,7 +34,9 @@ def map_render(
     what: Annotated[str, typer.Argument(help="overview, grids, patrol, coverage, rollout or complexes.")],
     out: Annotated[Path, typer.Argument(help="Output HTML file.")],
     basemap: Annotated[Basemap | None, typer.Option(help="osm, tianditu, amap or none.")] = None,
-    static_url: Annotated[str, typer.Option(help="Where the page finds the vendored assets.")] = "/static",
+    static_url: Annotated[str | None, typer.Option(
+        help="Link the vendored assets under this URL instead of embedding them (a page served beside "
+             "api/static); by default every asset is embedded and the file opens from disk.")] = None,
     community: Annotated[str | None, typer.Option(help="grids: only this community (12-digit code).")] = None,
     minimum: Annotated[int, typer.Option("--min", help="grids: fewest households per grid.")] = MIN_HOUSEHOLDS,
     maximum: Annotated[int, typer.Option("--max", help="grids: most households per grid.")] = MAX_HOUSEHOLDS,
@@ -41,8 +53,8 @@ def map_render(
     grid: Annotated[str | None, typer.Option(help="patrol: the worker's grid (default their first).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a map to an HTML file (overview and grids link the assets under --static-url; the
-    registered maps — coverage, rollout, complexes — embed them and open from disk)."""
+    """Write a map to an HTML file that opens from disk: every script, stylesheet and font embedded
+    (overview, grids and patrol link them under --static-url instead when it is given)."""
     if what in RENDERERS:
         options: dict[str, Any] = {"kind": kind, "date": day, "area": area, "lang": lang, "suggest": suggest,
                                    "indicator": indicator}
@@ -83,13 +95,13 @@ def map_render(
         engine.dispose()
         fmap = build_overview_map(
             **layers,
-            static_url=static_url,
+            static_url=static_url or EMBED_PREFIX,
             basemap=basemap or s.basemap,
             tianditu_key=s.tianditu_key,
             language=s.language,
             synthetic=is_synthetic(layers),
         )
-        out.write_text(render_html(fmap), encoding="utf-8")
+        write_page(out, render_html(fmap), static_url)
     except GisgridError as exc:
         fail(exc, as_json)
     emit({"written": str(out)}, as_json)

@@ -12,7 +12,16 @@ import typer
 from rich.table import Table
 
 from gisgrid.errors import GisgridError, InvalidInputError
-from layers.cli.common import JsonOpt, console, emit, fail, session_factory, settings
+from layers.cli.common import (
+    EMBED_PREFIX,
+    JsonOpt,
+    console,
+    emit,
+    fail,
+    session_factory,
+    settings,
+    write_page,
+)
 
 patrol_app = typer.Typer(help="Weekly patrol plans and compliance.", no_args_is_help=True)
 
@@ -106,7 +115,7 @@ def compliance_command(
 
 
 def render_patrol_command(out: Path, *, staff_id: int | None, week: str | None, grid: str | None, basemap: str | None,
-                          static_url: str, as_json: bool) -> None:
+                          static_url: str | None, as_json: bool) -> None:
     """``gisgrid map render patrol OUT.html``: the patrol map of a worker's grid and week."""
     from gisgrid.patrol import week_start
     from layers.patrol import render_patrol_map
@@ -117,10 +126,10 @@ def render_patrol_command(out: Path, *, staff_id: int | None, week: str | None, 
             raise InvalidInputError("the patrol map needs --staff-id", field="--staff-id", rule="required for patrol")
         monday = week_start(_week(week) if week else dt.date.today())
         with session_factory()() as session:
-            page = render_patrol_map(session, monday, staff_id, grid, static_url=static_url,
+            page = render_patrol_map(session, monday, staff_id, grid, static_url=static_url or EMBED_PREFIX,
                                      basemap=basemap or s.basemap, tianditu_key=s.tianditu_key,  # type: ignore[arg-type]
                                      language=s.language)
-        out.write_text(page, encoding="utf-8")
+        write_page(out, page, static_url)
     except GisgridError as exc:
         fail(exc, as_json)
     emit({"written": str(out)}, as_json)

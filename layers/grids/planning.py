@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.grids import plan_grids
 from gisgrid.report import Problem
+from layers.grids.naming import name_plan_problems
 from layers.grids.queries import (
     communities_with_buildings,
     community_geometry,
@@ -45,6 +46,8 @@ class CommunityPlanReport:
     published: PublishResult | None = None
     staffing: dict[str, int] | None = None
     skipped: str | None = None
+    #: complexes split over several grids, and how many of them hold more households than one grid may
+    complex_splits: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         if self.skipped is not None:
@@ -56,6 +59,7 @@ class CommunityPlanReport:
             "in_range_share": self.in_range_share,
             "households": self.households,
             "problems": [p.to_dict() for p in self.problems],
+            "complex_splits": self.complex_splits,
             "stats": self.stats,
         }
         if self.published is not None:
@@ -101,13 +105,21 @@ def plan_community(
         )
         # grids exist only from here on: the community's grid workers without one get a grid each
         staffing = assign_grid_workers(session, community_code)
+    split_keys = [p.feature for p in plan.problems if p.field == "complex_key" and p.rule == "complex split"]
+    complex_households = buildings.groupby("complex_id")["households"].sum() if len(buildings) else None
+    larger = sum(
+        1 for key in split_keys
+        if complex_households is not None and key in complex_households.index
+        and int(complex_households[key]) > max_households
+    )
     return CommunityPlanReport(
         community_code,
+        complex_splits={"split": len(split_keys), "larger_than_a_grid": larger},
         k=int(plan.k),
         k_range=(int(plan.k_range[0]), int(plan.k_range[1])),
         in_range_share=plan.stats.get("in_range_share"),
         households={str(c): int(h) for c, h in zip(plan.grids["code"], plan.grids["households"], strict=True)},
-        problems=list(plan.problems),
+        problems=name_plan_problems(session, list(plan.problems)),
         stats=dict(plan.stats),
         published=published,
         staffing=staffing,

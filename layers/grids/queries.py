@@ -23,6 +23,7 @@ from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import NotFoundError
 from gisgrid.grids import GridProblem, validate_grids
 from gisgrid.grids.edit import tally
+from layers.grids.naming import name_grid_problems
 
 SRID = 4326
 
@@ -294,7 +295,7 @@ def validate(
     """The problems of ``grids`` as the community's grids (``buildings``: its buildings, if loaded)."""
     codes = sorted(grids)
     frame = gpd.GeoDataFrame({"code": codes}, geometry=[grids[c] for c in codes], crs=SRID)
-    return validate_grids(
+    problems = validate_grids(
         frame,
         load_buildings(session, place.code) if buildings is None else buildings,
         place.geom,
@@ -303,6 +304,7 @@ def validate(
         max_households=max_households,
         pieces=pieces,
     )
+    return name_grid_problems(session, problems)
 
 
 def validate_community(
@@ -313,9 +315,20 @@ def validate_community(
     max_households: int = MAX_HOUSEHOLDS,
 ) -> list[GridProblem]:
     """Validate a community's current grids against its buildings and complexes (see
-    :func:`gisgrid.grids.validate_grids`)."""
+    :func:`gisgrid.grids.validate_grids`). A community with no published grid is a
+    :class:`~gisgrid.errors.NotFoundError` that says to plan first — not one gap the size of the
+    community and every building "in no grid"."""
     place = community(session, community_code)
     rows = current_rows(session, place.id)
+    if not rows:
+        raise NotFoundError(
+            f"community {community_code} has no published grids yet: plan and publish them first "
+            f"(gisgrid grids plan --community {community_code} --publish, or POST /api/v1/grids/plan "
+            "with publish=true), then validate",
+            field="community",
+            feature=community_code,
+            rule="grids are published before they are validated",
+        )
     return validate(
         session, place, {c: r.geom for c, r in rows.items()},
         min_households=min_households, max_households=max_households,

@@ -6,6 +6,8 @@ new rows (``version = highest version of that code + 1``, or 1 for a new code; `
 ``valid_from = when``). Nothing is deleted or overwritten, so an incident that points at an old row
 still resolves to the boundary valid when it was reported. ``building.grid_code`` follows the current
 grids, and every change writes one ``audit_log`` row (before/after versions and households per code).
+Incidents that have no grid get the new version that covers them (:func:`attach_incidents`): publishing
+a community's first plan gives its earlier incidents their grids.
 ``population`` is entered by hand, not derived: it is carried over to the next version while the
 households stay the same and reset to 0 when they change.
 """
@@ -51,6 +53,7 @@ class PublishResult:
     households: dict[str, int]
     retired: list[str]
     problems: list[GridProblem]
+    incidents_attached: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class PublishResult:
             "households": self.households,
             "retired": self.retired,
             "problems": [p.to_dict() for p in self.problems],
+            "incidents_attached": self.incidents_attached,
         }
 
 
@@ -246,6 +250,31 @@ def write(
     return versions
 
 
+# The lowest grid id wins on a shared boundary, as at intake (layers/incidents/bulk.py, GridLocator).
+_ATTACH_SQL = text("""
+    UPDATE incident i SET grid_id = m.grid_id, grid_code = m.code
+    FROM (SELECT DISTINCT ON (x.id) x.id, g.id AS grid_id, g.code
+          FROM grid g JOIN incident x ON x.geom && g.geom AND ST_Covers(g.geom, x.geom)
+          WHERE g.community_id = :cid AND g.valid_to IS NULL AND g.code = ANY(:codes) AND x.grid_id IS NULL
+          ORDER BY x.id, g.id) m
+    WHERE i.id = m.id
+""")
+
+
+def attach_incidents(session: Session, community_id: int, codes: list[str]) -> int:
+    """Give the incidents that have no grid the new current version of ``codes`` that covers them.
+
+    An incident reported where no grid was yet (before the community's first plan was published, or in
+    a gap) is otherwise counted by no grid for ever: the per-grid KPIs and heat maps miss it. An incident
+    that has a grid keeps it — the boundary valid when it was reported. Every status counts, closed ones
+    included (their grid is what the KPIs group by). Returns how many incidents got a grid.
+    """
+    if not codes:
+        return 0
+    result = session.execute(_ATTACH_SQL, {"cid": community_id, "codes": sorted(codes)})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+
+
 def finish(
     session: Session,
     action: str,
@@ -277,6 +306,7 @@ def finish(
             session, place, rows, change, when=when, buildings=buildings, user_id=user_id,
             action=action, entity_id=entity_id, households=households, note=note,
         )
+        attach_incidents(session, place.id, sorted(versions))
     return EditResult(
         action=action, community_code=place.code, dry_run=dry_run, households=households,
         versions=versions, previous_versions=previous, retired=list(change.retired), problems=problems,
@@ -336,8 +366,9 @@ def publish_plan(
         session, place, rows, change, when=when, buildings=buildings, user_id=user_id,
         action=action, entity_id=community_code, households=households,
     )
+    attached = attach_incidents(session, place.id, sorted(versions))
     problems = validate(
         session, place, new, buildings=buildings,
         min_households=min_households, max_households=max_households, pieces=pieces,
     )
-    return PublishResult(community_code, when, versions, households, list(change.retired), problems)
+    return PublishResult(community_code, when, versions, households, list(change.retired), problems, attached)

@@ -60,7 +60,8 @@ def test_leaders_read_their_area_only(client: TestClient, session: Session,
     missing = client.get("/api/v1/me/route", headers=auth_header(own))
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "staff_id"
     department = _user(session, "department", None)
-    assert client.get("/api/v1/me/area", params=q, headers=auth_header(department)).status_code == 403
+    assert client.get("/api/v1/me/area", params={"staff_id": q["staff_id"]},
+                      headers=auth_header(department)).status_code == 403
     patrol = _user(session, "patrol", CA)  # a patrol login not linked to staff
     assert client.get("/api/v1/me/area", headers=auth_header(patrol)).status_code == 403
     assert client.post("/api/v1/patrol/plans", json={"week": "2026-12-01", "community_code": CA},

@@ -237,6 +237,16 @@ def test_cli_plan_publish_validate_history_rollback(cli, clean_db, tmp_path) -> 
     import json as _json
 
     _seed_committed(clean_db)
+    # nothing published yet: one line saying to plan first, not a community-sized gap and a "no grid" per building
+    for args in (("--community", CC), ()):
+        res = cli("grids", "validate", *args, "--json")
+        assert res.exit_code == 2, res.output
+        error = _json.loads(res.output)["error"]
+        assert error["code"] == "not_found" and "grids plan" in error["message"] and "--publish" in error["message"]
+    res = cli("grids", "validate", "--community", CC)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 2 and "plan and publish them first" in said and "no grid" not in said
+
     res = cli("grids", "plan", "--community", CC, "--publish", "--json")
     assert res.exit_code == 0, res.output
     out = _json.loads(res.output)
@@ -247,11 +257,12 @@ def test_cli_plan_publish_validate_history_rollback(cli, clean_db, tmp_path) -> 
     where = tmp_path / "problems.geojson"
     res = cli("grids", "validate", "--community", CC, "--json", "--geojson", str(where),
               "--min", "1000", "--max", "2000")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # errors found: a failing exit, for scripts and CI
     report = _json.loads(res.output)
     assert report["count"] == entry["k"]  # every grid is under a minimum of 1,000
     assert len(_json.loads(where.read_text())["features"]) == entry["k"]
     assert cli("grids", "validate", "--community", CC, "--min", "1000", "--max", "2000", "--strict").exit_code == 1
+    assert cli("grids", "validate", "--community", CC, "--min", "1000", "--max", "2000", "--no-strict").exit_code == 0
     text_run = cli("grids", "validate", "--community", CC)
     assert text_run.exit_code == 0 and "no problems" in text_run.output
 
