@@ -131,7 +131,7 @@ def _validate_geometries(
                 i,
                 "geometry",
                 "geometry present",
-                f"feature {ids[i]!r} has no geometry; {schema.kind} need a {schema.geometry}",
+                f"feature {ids[i]!r} has no geometry; {schema.kind} need a {schema.geometry.replace('_', ' ')}",
             )
             continue
         if schema.geometry == "point":
@@ -145,6 +145,15 @@ def _validate_geometries(
                     )
                     continue
                 geoms[i] = geom.geoms[0]
+            continue
+        if geom.geom_type in ("LineString", "MultiLineString", "LinearRing"):
+            if not geom.is_valid or geom.length <= 0:
+                c.reject(
+                    i,
+                    "geometry",
+                    "a line of two or more distinct points",
+                    f"feature {ids[i]!r} is a line without length ({explain_validity(geom)})",
+                )
             continue
         if not geom.is_valid:
             reason = explain_validity(geom)
