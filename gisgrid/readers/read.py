@@ -103,7 +103,7 @@ def read_layer(
     gdf = gdf.drop(columns=dropped).rename(columns=renames)
     gdf = gdf.reset_index(drop=True)
     key = schema.key
-    ids = _ids(gdf, schema, p, id_column=id_column, generate=generate_ids, unknown=unknown)
+    gdf, ids = _ids(gdf, schema, p, id_column=id_column, generate=generate_ids, unknown=unknown)
 
     missing = [f.name for f in schema.fields if f.required and f.name not in gdf.columns]
     if missing:
@@ -235,7 +235,7 @@ def _ids(
     id_column: str | None,
     generate: bool,
     unknown: list[str],
-) -> dict[str, Any]:
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Fill the key with generated ids when the file has none, or all the same; say which was done.
 
     Generated ids are ``<file stem>-<feature number>``, in file order: re-importing the same file
@@ -244,7 +244,7 @@ def _ids(
     """
     key = schema.key
     if schema.kind not in GENERATED_ID_KINDS:
-        return {"generated": False, "column": id_column or key}
+        return gdf, {"generated": False, "column": id_column or key}
     reason = None
     if generate:
         reason = "--generate-ids"
@@ -257,13 +257,13 @@ def _ids(
         elif len(gdf) > 1 and len(present) == len(gdf) and len(set(present)) == 1:
             reason = f"every feature has the same id {present[0]!r}"
     if reason is None:
-        return {"generated": False, "column": id_column or key}
+        return gdf, {"generated": False, "column": id_column or key}
     if key in gdf.columns:  # the column given as id is kept as an unknown column
         name = id_column if id_column and id_column != key else "original_id"
-        gdf.rename(columns={key: name}, inplace=True)
+        gdf = gdf.rename(columns={key: name})
         unknown.append(name)
     gdf[key] = [f"{path.stem}-{n}" for n in range(1, len(gdf) + 1)]
-    return {"generated": True, "reason": reason, "first": gdf[key].iloc[0], "last": gdf[key].iloc[-1]}
+    return gdf, {"generated": True, "reason": reason, "first": gdf[key].iloc[0], "last": gdf[key].iloc[-1]}
 
 
 def attribute_dicts(gdf: gpd.GeoDataFrame, columns: list[str]) -> list[dict[str, Any]]:
