@@ -98,6 +98,8 @@ def read_layer(
     if len(gdf) == 0:
         raise InvalidInputError(f"{p.name} holds no features", field="file", rule="at least one feature")
 
+    if id_column is not None and id_column != schema.key and schema.key in gdf.columns:
+        gdf = gdf.rename(columns={schema.key: "original_id"})  # kept as it is, beside the chosen ids
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     renames, dropped, unknown = rename_columns(columns, schema, dict(fields or {}), id_column=id_column)
     gdf = gdf.drop(columns=dropped).rename(columns=renames)
