@@ -349,18 +349,19 @@ def validate_grids(
         if bid in split:
             continue
         in_grids = sorted({codes[i] for i in where})
-        if recorded[k] is not None and recorded[k] not in in_grids:
+        stored = recorded[k]
+        if stored is not None and stored not in in_grids:
             problems.append(
                 GridProblem(
                     "building_outside_grid",
-                    (recorded[k], *in_grids),
-                    f"building {labels[k]} is recorded in grid {recorded[k]} but lies "
+                    (stored, *in_grids),
+                    f"building {labels[k]} is recorded in grid {stored} but lies "
                     + (f"in grid {', '.join(in_grids)}" if in_grids else "in no grid")
                     + " (it moved, or the grids were redrawn without it): re-import it or publish the grids "
                     "again",
                     footprints[k],
                     building=bid,
-                    details={"recorded": recorded[k], "lies_in": in_grids},
+                    details={"recorded": stored, "lies_in": in_grids},
                 )
             )
         if not where:
@@ -456,7 +457,8 @@ def _complex_problems(
             GridProblem(
                 "complex_split",
                 in_codes,
-                f"complex {names.get(key, _plain(key))} ({total} households) is split between {len(in_codes)} grids ({shares})"
+                f"complex {names.get(key, _plain(key))} ({total} households) is split between "
+                f"{len(in_codes)} grids ({shares})"
                 + (f"; it has more than {max_households} households, so the split is unavoidable"
                    if unavoidable else ""),
                 geom,

@@ -26,8 +26,7 @@ The modules, in the order a file passes through them:
 """
 
 from gisgrid.readers.mapping import load_field_mapping, parse_field_options
-from gisgrid.readers.read import read_layer
-from gisgrid.readers.read import attribute_dicts
+from gisgrid.readers.read import attribute_dicts, read_layer
 from gisgrid.readers.schemas import (
     BUILTIN_ALIASES,
     KEEPS_ATTRIBUTES,

@@ -101,11 +101,15 @@ def street_network(lines: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
     )
     used = sorted(set(edges["source_node_ref"]) | set(edges["target_node_ref"]))
     index = {ref: n for n, ref in enumerate(used)}
-    comp = components(
-        np.asarray([index[r] for r in edges["source_node_ref"]], dtype=np.int64),
-        np.asarray([index[r] for r in edges["target_node_ref"]], dtype=np.int64),
-        np.arange(len(used), dtype=np.int64),
-    ) if used else np.zeros(0, dtype=np.int64)
+    comp = (
+        components(
+            np.asarray([index[r] for r in edges["source_node_ref"]], dtype=np.int64),
+            np.asarray([index[r] for r in edges["target_node_ref"]], dtype=np.int64),
+            np.arange(len(used), dtype=np.int64),
+        )
+        if used
+        else np.zeros(0, dtype=np.int64)
+    )
     points = [shapely.Point(*(int(v) / 1e7 for v in ref[3:].split(","))) for ref in used]
     nodes = gpd.GeoDataFrame({"source_ref": used, "component": comp}, geometry=points, crs=_WGS84)
     return nodes, edges

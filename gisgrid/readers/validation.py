@@ -131,7 +131,7 @@ def _validate_geometries(
                 i,
                 "geometry",
                 "geometry present",
-                f"feature {ids[i]!r} has no geometry; {schema.kind} need a {schema.geometry.replace('_', ' ')}",
+                f"feature {ids[i]!r} has no geometry; {schema.kind} need a {str(schema.geometry).replace('_', ' ')}",
             )
             continue
         if schema.geometry == "point":

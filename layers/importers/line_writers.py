@@ -30,7 +30,9 @@ def write_streets(
     frame = pd.DataFrame(
         {
             "source": [p[0] for p in pairs],
-            "source_ref": [f"{p[1]}/{ref.rsplit('/', 1)[1]}" for p, ref in zip(pairs, edges["source_ref"], strict=True)],
+            "source_ref": [
+                f"{p[1]}/{ref.rsplit('/', 1)[1]}" for p, ref in zip(pairs, edges["source_ref"], strict=True)
+            ],
             "feature_ref": [p[1] for p in pairs],
             "source_node_ref": edges["source_node_ref"].to_numpy(),
             "target_node_ref": edges["target_node_ref"].to_numpy(),
@@ -41,12 +43,18 @@ def write_streets(
         }
     )
     node_frame = pd.DataFrame(
-        {"pos": range(len(nodes)), "source_ref": nodes["source_ref"], "component": nodes["component"],
-         "geom": ewkb(nodes.geometry.values)}
+        {
+            "pos": range(len(nodes)),
+            "source_ref": nodes["source_ref"],
+            "component": nodes["component"],
+            "geom": ewkb(nodes.geometry.values),
+        }
     )
     with raw_cursor(conn) as cur:
-        cur.execute("DROP TABLE IF EXISTS _import_node; CREATE TEMP TABLE _import_node (pos integer,"
-                    " source_ref text, component integer, geom geometry(Point, 4326)) ON COMMIT DROP")
+        cur.execute(
+            "DROP TABLE IF EXISTS _import_node; CREATE TEMP TABLE _import_node (pos integer,"
+            " source_ref text, component integer, geom geometry(Point, 4326)) ON COMMIT DROP"
+        )
         copy_csv(cur, "_import_node", node_frame, list(node_frame.columns))
         cur.execute(
             "INSERT INTO street_node AS n (source_ref, component, geom)"
@@ -56,15 +64,26 @@ def write_streets(
             " RETURNING (xmax = 0)"
         )
         flags = [r[0] for r in cur.fetchall()]
-        report.extra["street_nodes"] = {"imported": sum(flags), "updated": len(flags) - sum(flags),
-                                        "total": len(nodes)}
+        report.extra["street_nodes"] = {
+            "imported": sum(flags),
+            "updated": len(flags) - sum(flags),
+            "total": len(nodes),
+        }
         copy_temp(
             cur,
             "streets",
             frame,
-            {"source": "text", "source_ref": "text", "feature_ref": "text", "source_node_ref": "text",
-             "target_node_ref": "text", "length_m": "double precision", "name": "text", "highway": "text",
-             "geom": "geometry(LineString, 4326)"},
+            {
+                "source": "text",
+                "source_ref": "text",
+                "feature_ref": "text",
+                "source_node_ref": "text",
+                "target_node_ref": "text",
+                "length_m": "double precision",
+                "name": "text",
+                "highway": "text",
+                "geom": "geometry(LineString, 4326)",
+            },
             progress,
         )
         cur.execute(
@@ -118,8 +137,13 @@ def write_barriers(
             cur,
             "barriers",
             frame,
-            {"source": "text", "source_ref": "text", "kind": "text", "name": "text",
-             "geom": "geometry(Geometry, 4326)"},
+            {
+                "source": "text",
+                "source_ref": "text",
+                "kind": "text",
+                "name": "text",
+                "geom": "geometry(Geometry, 4326)",
+            },
             progress,
         )
         upsert(
@@ -133,4 +157,3 @@ def write_barriers(
             update=["kind", "name", "geom"],
         )
         report.extra["barrier_kinds"] = {str(k): int(v) for k, v in frame["kind"].value_counts().items()}
-

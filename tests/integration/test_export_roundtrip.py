@@ -123,7 +123,9 @@ def load_everything(engine: Engine, d: Path) -> None:
         write_geojson(
             d / "r.geojson",
             [
-                feature({"id": "R1", "kind": "river", "name": "蟠龙河"}, LineString([(117.25, 34.79), (117.27, 34.81)])),
+                feature(
+                    {"id": "R1", "kind": "river", "name": "蟠龙河"}, LineString([(117.25, 34.79), (117.27, 34.81)])
+                ),
                 feature({"id": "W1", "kind": "water"}, box(117.27, 34.79, 117.272, 34.792)),
             ],
         ),

@@ -24,13 +24,19 @@ from tests.integration.test_file_import import (
     feature,
     rows,
     run,
-    seeded,  # noqa: F401 (a fixture)
+    seed_areas,
     write_geojson,
     write_gpkg,
 )
 
 GRID_W, GRID_E = "370403001001001", "370403001001002"
 WEST, EAST = box(117.25, 34.79, 117.26, 34.81), box(117.26, 34.79, 117.27, 34.81)
+
+
+@pytest.fixture
+def seeded(clean_db: Engine, tmp_path: Path) -> Engine:
+    seed_areas(clean_db, tmp_path)
+    return clean_db
 
 
 def publish_two_grids(engine: Engine) -> None:
@@ -52,7 +58,10 @@ def test_unknown_columns_are_kept_in_attributes_and_listed(seeded: Engine, tmp_p
     path = write_geojson(
         tmp_path / "b.geojson",
         [
-            feature({"id": "B1", "名称": "1号楼", "备注": "临街", "产权": "房管所", "建档": 2019}, bldg(117.256, 34.796)),
+            feature(
+                {"id": "B1", "名称": "1号楼", "备注": "临街", "产权": "房管所", "建档": 2019},
+                bldg(117.256, 34.796),
+            ),
             feature({"id": "B2", "备注": None, "产权": "单位"}, bldg(117.257, 34.796)),
         ],
     )
@@ -64,25 +73,43 @@ def test_unknown_columns_are_kept_in_attributes_and_listed(seeded: Engine, tmp_p
     ]
     # the same file again changes nothing; a changed attribute updates the row
     assert run(seeded, path, "buildings").to_dict()["unchanged"] == 2
-    path = write_geojson(tmp_path / "b.geojson", [feature({"id": "B2", "产权": "街道"}, bldg(117.257, 34.796))])
+    path = write_geojson(
+        tmp_path / "b.geojson", [feature({"id": "B2", "产权": "街道"}, bldg(117.257, 34.796))]
+    )
     assert run(seeded, path, "buildings").updated == 1
 
 
 def test_kinds_without_attributes_ignore_unknown_columns_and_say_so(seeded: Engine, tmp_path: Path) -> None:
-    path = write_geojson(tmp_path / "r.geojson", [feature({"id": "R1", "kind": "river", "宽度": 30},
-                                                          LineString([(117.25, 34.8), (117.27, 34.8)]))])
+    path = write_geojson(
+        tmp_path / "r.geojson",
+        [feature({"id": "R1", "kind": "river", "宽度": 30}, LineString([(117.25, 34.8), (117.27, 34.8)]))],
+    )
     report = run(seeded, path, "barriers").to_dict()
     assert report["unknown_columns"] == {"columns": ["宽度"], "action": "ignored"}
     assert report["imported"] == 1
 
 
 def test_complexes_and_stations_keep_attributes(seeded: Engine, tmp_path: Path) -> None:
-    run(seeded, write_geojson(tmp_path / "c.geojson", [feature({"id": "C1", "name": "小区", "物业电话": "0632-1"},
-                                                                box(117.255, 34.795, 117.262, 34.802))]),
-        "complexes")
-    run(seeded, write_geojson(tmp_path / "s.geojson", [feature({"id": "S1", "name": "站", "kind": "police_room",
-                                                                "值班": "24h"}, Point(117.26, 34.8))]),
-        "stations")
+    run(
+        seeded,
+        write_geojson(
+            tmp_path / "c.geojson",
+            [
+                feature(
+                    {"id": "C1", "name": "小区", "物业电话": "0632-1"}, box(117.255, 34.795, 117.262, 34.802)
+                )
+            ],
+        ),
+        "complexes",
+    )
+    run(
+        seeded,
+        write_geojson(
+            tmp_path / "s.geojson",
+            [feature({"id": "S1", "name": "站", "kind": "police_room", "值班": "24h"}, Point(117.26, 34.8))],
+        ),
+        "stations",
+    )
     assert rows(seeded, "SELECT attributes FROM complex") == [({"物业电话": "0632-1"},)]
     assert rows(seeded, "SELECT attributes FROM station") == [({"值班": "24h"},)]
 
@@ -90,15 +117,24 @@ def test_complexes_and_stations_keep_attributes(seeded: Engine, tmp_path: Path) 
 # -- ids ------------------------------------------------------------------------------------------------------
 
 
-def test_a_file_without_ids_gets_generated_ids_and_reimports_onto_them(seeded: Engine, tmp_path: Path) -> None:
+def test_a_file_without_ids_gets_generated_ids_and_reimports_onto_them(
+    seeded: Engine, tmp_path: Path
+) -> None:
     path = write_geojson(
         tmp_path / "楼栋.geojson",
         [feature({"名称": "甲"}, bldg(117.256, 34.796)), feature({"名称": "乙"}, bldg(117.258, 34.796))],
     )
     report = run(seeded, path, "buildings").to_dict()
-    assert report["ids"] == {"generated": True, "reason": "the file has no id column", "first": "楼栋-1",
-                             "last": "楼栋-2"}
-    assert rows(seeded, "SELECT source_ref, name FROM building ORDER BY id") == [("楼栋-1", "甲"), ("楼栋-2", "乙")]
+    assert report["ids"] == {
+        "generated": True,
+        "reason": "the file has no id column",
+        "first": "楼栋-1",
+        "last": "楼栋-2",
+    }
+    assert rows(seeded, "SELECT source_ref, name FROM building ORDER BY id") == [
+        ("楼栋-1", "甲"),
+        ("楼栋-2", "乙"),
+    ]
     again = run(seeded, path, "buildings")
     assert (again.imported, again.extra["unchanged"]) == (0, 2)
 
@@ -119,8 +155,11 @@ def test_ids_all_the_same_are_replaced_and_kept_as_an_attribute(seeded: Engine, 
 def test_partly_duplicate_ids_are_refused_naming_them(seeded: Engine, tmp_path: Path) -> None:
     path = write_geojson(
         tmp_path / "b.geojson",
-        [feature({"id": "X"}, bldg(117.256, 34.796)), feature({"id": "X"}, bldg(117.257, 34.796)),
-         feature({"id": "Y"}, bldg(117.258, 34.796))],
+        [
+            feature({"id": "X"}, bldg(117.256, 34.796)),
+            feature({"id": "X"}, bldg(117.257, 34.796)),
+            feature({"id": "Y"}, bldg(117.258, 34.796)),
+        ],
     )
     before = counts(seeded)
     with pytest.raises(InvalidInputError) as info:
@@ -134,8 +173,10 @@ def test_partly_duplicate_ids_are_refused_naming_them(seeded: Engine, tmp_path: 
 def test_id_column_chooses_the_ids_and_keeps_the_other_id(seeded: Engine, tmp_path: Path) -> None:
     path = write_geojson(
         tmp_path / "b.geojson",
-        [feature({"id": 1, "楼号": "A-1"}, bldg(117.256, 34.796)), feature({"id": 1, "楼号": "A-2"},
-                                                                          bldg(117.258, 34.796))],
+        [
+            feature({"id": 1, "楼号": "A-1"}, bldg(117.256, 34.796)),
+            feature({"id": 1, "楼号": "A-2"}, bldg(117.258, 34.796)),
+        ],
     )
     report = run(seeded, path, "buildings", id_column="楼号").to_dict()
     assert report["ids"] == {"generated": False, "column": "楼号"}
@@ -163,10 +204,13 @@ def test_points_in_a_buildings_file_become_entrances_or_are_reported(seeded: Eng
     assert report["imported"] == 2
     assert report["set_aside"] == {"entrances": 1, "skipped": 1}
     warned = [p for p in report["problems"] if p["action"] == "warned"]
-    assert [(p["feature"], p["field"], p["rule"]) for p in warned] == [("P9", "geometry", "buildings are polygons")]
+    assert [(p["feature"], p["field"], p["rule"]) for p in warned] == [
+        ("P9", "geometry", "buildings are polygons")
+    ]
     assert "'P9' is a Point" in warned[0]["message"]
     assert rows(seeded, "SELECT source_ref, ST_AsText(entrance) FROM building ORDER BY source_ref")[0] == (
-        "B1", "POINT(117.25601 34.79601)"
+        "B1",
+        "POINT(117.25601 34.79601)",
     )
     assert rows(seeded, "SELECT count(*) FROM building")[0][0] == 2
 
@@ -174,8 +218,10 @@ def test_points_in_a_buildings_file_become_entrances_or_are_reported(seeded: Eng
 def test_polygons_in_a_stations_file_are_reported_not_imported(seeded: Engine, tmp_path: Path) -> None:
     path = write_geojson(
         tmp_path / "s.geojson",
-        [feature({"id": "S1", "name": "站", "kind": "police_room"}, Point(117.26, 34.8)),
-         feature({"id": "S2", "name": "站", "kind": "police_room"}, bldg(117.256, 34.796))],
+        [
+            feature({"id": "S1", "name": "站", "kind": "police_room"}, Point(117.26, 34.8)),
+            feature({"id": "S2", "name": "站", "kind": "police_room"}, bldg(117.256, 34.796)),
+        ],
     )
     report = run(seeded, path, "stations").to_dict()
     assert report["imported"] == 1 and report["set_aside"] == {"entrances": 0, "skipped": 1}
@@ -188,7 +234,11 @@ def test_polygons_in_a_stations_file_are_reported_not_imported(seeded: Engine, t
 def streets_frame() -> gpd.GeoDataFrame:
     # a main road west → east with a vertex at 117.26, a side road meeting it there, a bridge crossing it
     return gpd.GeoDataFrame(
-        {"id": ["R1", "R2", "R3"], "道路名称": ["临城路", "光明街", None], "highway": ["primary", "residential", None]},
+        {
+            "id": ["R1", "R2", "R3"],
+            "道路名称": ["临城路", "光明街", None],
+            "highway": ["primary", "residential", None],
+        },
         geometry=[
             LineString([(117.25, 34.80), (117.26, 34.80), (117.27, 34.80)]),
             LineString([(117.26, 34.80), (117.26, 34.81)]),
@@ -201,22 +251,30 @@ def streets_frame() -> gpd.GeoDataFrame:
 @pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
 def test_streets_import_from_files_as_a_noded_network(seeded: Engine, tmp_path: Path, suffix: str) -> None:
     gdf = streets_frame()
-    path = write_gpkg(tmp_path / "s.gpkg", gdf) if suffix == ".gpkg" else write_geojson(
-        tmp_path / "s.geojson", json.loads(gdf.to_json())["features"]
+    path = (
+        write_gpkg(tmp_path / "s.gpkg", gdf)
+        if suffix == ".gpkg"
+        else write_geojson(tmp_path / "s.geojson", json.loads(gdf.to_json())["features"])
     )
     report = run(seeded, path, "streets").to_dict()
     assert report["imported"] == 4  # R1 cut at the junction, R2, R3
     assert report["street_nodes"]["imported"] == 6
     assert report["street_components"] == {"count": 2, "sizes": [4, 2]}
-    got = rows(seeded, "SELECT source, source_ref, name, highway, round(length_m)::int FROM street_edge ORDER BY source_ref")
+    got = rows(
+        seeded,
+        "SELECT source, source_ref, name, highway, round(length_m)::int FROM street_edge ORDER BY source_ref",
+    )
     assert got == [
         ("import", "R1/0", "临城路", "primary", 915),
         ("import", "R1/1", "临城路", "primary", 915),
         ("import", "R2/0", "光明街", "residential", 1109),
         ("import", "R3/0", None, None, 2218),
     ]
-    junction = rows(seeded, """SELECT count(*) FROM street_edge e JOIN street_node n
-                               ON n.id IN (e.source_node, e.target_node) WHERE n.source_ref = 'xy/1172600000,348000000'""")
+    junction = rows(
+        seeded,
+        """SELECT count(*) FROM street_edge e JOIN street_node n
+                  ON n.id IN (e.source_node, e.target_node) WHERE n.source_ref = 'xy/1172600000,348000000'""",
+    )
     assert junction == [(3,)]
     again = run(seeded, path, "streets")
     assert (again.imported, again.updated, again.extra["unchanged"]) == (0, 0, 4)
@@ -232,12 +290,17 @@ def test_streets_import_from_files_as_a_noded_network(seeded: Engine, tmp_path: 
 def test_barriers_import_from_files(seeded: Engine, tmp_path: Path, suffix: str) -> None:
     gdf = gpd.GeoDataFrame(
         {"id": ["river", "lake", "wall"], "kind": ["river", "water", None], "名称": ["蟠龙河", "湖", None]},
-        geometry=[LineString([(117.25, 34.79), (117.27, 34.81)]), box(117.262, 34.79, 117.265, 34.792),
-                  LineString([(117.251, 34.791), (117.252, 34.791)])],
+        geometry=[
+            LineString([(117.25, 34.79), (117.27, 34.81)]),
+            box(117.262, 34.79, 117.265, 34.792),
+            LineString([(117.251, 34.791), (117.252, 34.791)]),
+        ],
         crs=4326,
     )
-    path = write_gpkg(tmp_path / "b.gpkg", gdf) if suffix == ".gpkg" else write_geojson(
-        tmp_path / "b.geojson", json.loads(gdf.to_json())["features"]
+    path = (
+        write_gpkg(tmp_path / "b.gpkg", gdf)
+        if suffix == ".gpkg"
+        else write_geojson(tmp_path / "b.geojson", json.loads(gdf.to_json())["features"])
     )
     report = run(seeded, path, "barriers").to_dict()
     assert report["imported"] == 3 and report["barrier_kinds"] == {"river": 1, "water": 1, "other": 1}
@@ -260,12 +323,15 @@ def test_barriers_import_from_files(seeded: Engine, tmp_path: Path, suffix: str)
 def test_height_and_levels_are_stored_and_exported(seeded: Engine, tmp_path: Path, suffix: str) -> None:
     path = write_geojson(
         tmp_path / "b.geojson",
-        [feature({"id": "B1", "高度": 54.5, "楼层": 18}, bldg(117.256, 34.796)),
-         feature({"id": "B2", "高度": 0, "楼层": 3}, bldg(117.258, 34.796))],  # 0 m: unknown
+        [
+            feature({"id": "B1", "高度": 54.5, "楼层": 18}, bldg(117.256, 34.796)),
+            feature({"id": "B2", "高度": 0, "楼层": 3}, bldg(117.258, 34.796)),
+        ],  # 0 m: unknown
     )
     run(seeded, path, "buildings")
     assert rows(seeded, "SELECT source_ref, height_m, levels FROM building ORDER BY source_ref") == [
-        ("B1", 54.5, 18), ("B2", None, 3)
+        ("B1", 54.5, 18),
+        ("B2", None, 3),
     ]
     export_layer(seeded, "buildings", tmp_path / f"out{suffix}")
     exported = gpd.read_file(tmp_path / f"out{suffix}")
@@ -281,11 +347,14 @@ def test_a_moved_building_is_relinked_to_its_grid_and_validation_sees_stale_ones
     seeded: Engine, tmp_path: Path
 ) -> None:
     publish_two_grids(seeded)
-    first = [feature({"id": "B1", "名称": "3号楼"}, bldg(117.256, 34.796)),
-             feature({"id": "B2"}, bldg(117.257, 34.800))]
+    first = [
+        feature({"id": "B1", "名称": "3号楼"}, bldg(117.256, 34.796)),
+        feature({"id": "B2"}, bldg(117.257, 34.800)),
+    ]
     run(seeded, write_geojson(tmp_path / "b.geojson", first), "buildings")
     assert rows(seeded, "SELECT source_ref, grid_code FROM building ORDER BY source_ref") == [
-        ("B1", GRID_W), ("B2", GRID_W)
+        ("B1", GRID_W),
+        ("B2", GRID_W),
     ]
     # B2 was put into the east grid by hand: an unmoved building keeps that
     with seeded.begin() as conn:
@@ -293,23 +362,37 @@ def test_a_moved_building_is_relinked_to_its_grid_and_validation_sees_stale_ones
     moved = [feature({"id": "B1", "名称": "3号楼"}, bldg(117.266, 34.796)), first[1]]
     report = run(seeded, write_geojson(tmp_path / "b.geojson", moved), "buildings").to_dict()
     assert report["moved"]["buildings"] == 1 and report["moved"]["relinked"] == 1
-    assert report["moved"]["examples"] == [{"feature": "B1 3号楼", "grid_code": {"from": GRID_W, "to": GRID_E}}]
+    assert report["moved"]["examples"] == [
+        {"feature": "B1 3号楼", "grid_code": {"from": GRID_W, "to": GRID_E}}
+    ]
     assert rows(seeded, "SELECT source_ref, grid_code FROM building ORDER BY source_ref") == [
-        ("B1", GRID_E), ("B2", GRID_E)
+        ("B1", GRID_E),
+        ("B2", GRID_E),
     ]
     # validation of the published grids names the building whose recorded grid is wrong, by file id and name
     from sqlalchemy.orm import Session
 
     with Session(seeded) as session:
-        problems = [p for p in validate_community(session, "370403001001") if p.rule == "building_outside_grid"]
+        problems = [
+            p for p in validate_community(session, "370403001001") if p.rule == "building_outside_grid"
+        ]
     assert len(problems) == 1
-    assert problems[0].message.startswith(f"building B2 is recorded in grid {GRID_E} but lies in grid {GRID_W}")
+    assert problems[0].message.startswith(
+        f"building B2 is recorded in grid {GRID_E} but lies in grid {GRID_W}"
+    )
     with seeded.begin() as conn:  # the same building moved outside any import: validation notices too
-        conn.execute(text("UPDATE building SET geom = ST_Translate(geom, -0.01, 0), "
-                          "entrance = ST_Translate(entrance, -0.01, 0) WHERE source_ref = 'B1'"))
+        conn.execute(
+            text(
+                "UPDATE building SET geom = ST_Translate(geom, -0.01, 0), "
+                "entrance = ST_Translate(entrance, -0.01, 0) WHERE source_ref = 'B1'"
+            )
+        )
     with Session(seeded) as session:
-        named = {p.message.split(" is recorded")[0] for p in validate_community(session, "370403001001")
-                 if p.rule == "building_outside_grid"}
+        named = {
+            p.message.split(" is recorded")[0]
+            for p in validate_community(session, "370403001001")
+            if p.rule == "building_outside_grid"
+        }
     assert named == {"building B1 3号楼", "building B2"}
 
 
@@ -329,7 +412,10 @@ def cli_db(seeded: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_cli_reports_unknown_columns_ids_and_set_aside_features(cli_db: Engine, tmp_path: Path) -> None:
     path = write_geojson(
         tmp_path / "b.geojson",
-        [feature({"楼号": "A-1", "备注": "x"}, bldg(117.256, 34.796)), feature({"楼号": "P"}, Point(117.2665, 34.8055))],
+        [
+            feature({"楼号": "A-1", "备注": "x"}, bldg(117.256, 34.796)),
+            feature({"楼号": "P"}, Point(117.2665, 34.8055)),
+        ],
     )
     result = CliRunner().invoke(cli_app(), ["import", "layer", "buildings", str(path), "--id-column", "楼号"])
     assert result.exit_code == 0, result.output
