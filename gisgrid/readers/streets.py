@@ -2,7 +2,8 @@
 consecutive nodes, lengths in metres, numbered components.
 
 Lines meet where they share a vertex (coordinates equal to 1e-7°, about 1 cm): a vertex used by two or
-more lines, or twice by one line, is a node, and so is every line's start and end. Two lines that cross
+more lines, or twice by one line, is a node, and so is every line's start and end; a loop that
+comes back to the node it started from (a ring road) is cut at its middle vertex. Two lines that cross
 without a shared vertex do not meet — a bridge over a road, as in OpenStreetMap. Node ``source_ref`` is
 ``xy/<lon × 10⁷>,<lat × 10⁷>`` (whole numbers), edge ``source_ref`` is ``<feature id>/<k>`` with ``k`` the edge's
 position along the feature (a MultiLineString's parts one after the other). ``length_m`` is measured in
@@ -68,6 +69,12 @@ def street_network(lines: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
         uses.update(k for k, n in Counter(inner).items() if n > 1)  # a line passing a vertex twice
     ends = {_key(*c[0]) for _, c in parts} | {_key(*c[-1]) for _, c in parts}
     is_node = {k for k, n in uses.items() if n > 1} | ends
+    for _, coords in parts:  # a loop from a node back to it (a ring road) is cut at its middle vertex
+        keys = [_key(*c) for c in coords]
+        at = [i for i, k in enumerate(keys) if k in is_node]
+        for s, e in zip(at, at[1:], strict=False):
+            if keys[s] == keys[e] and e - s >= 2:
+                is_node.add(keys[(s + e) // 2])
 
     ids = lines["id"].tolist()
     names = lines["name"].tolist()
