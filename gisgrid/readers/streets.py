@@ -15,6 +15,7 @@ Pure: no database.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import geopandas as gpd
@@ -72,7 +73,7 @@ def street_network(lines: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
     for _, coords in parts:  # a loop from a node back to it (a ring road) is cut at its middle vertex
         keys = [_key(*c) for c in coords]
         at = [i for i, k in enumerate(keys) if k in is_node]
-        for s, e in zip(at, at[1:], strict=False):
+        for s, e in pairwise(at):
             if keys[s] == keys[e] and e - s >= 2:
                 is_node.add(keys[(s + e) // 2])
 
