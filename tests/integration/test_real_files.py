@@ -426,3 +426,19 @@ def test_cli_reports_unknown_columns_ids_and_set_aside_features(cli_db: Engine, 
     assert result.exit_code == 2
     error = json.loads(result.output)["error"]
     assert (error["field"], error["rule"]) == ("geometry", "streets are lines")
+
+
+def test_messages_name_the_feature_by_its_file_id_and_name(seeded: Engine, tmp_path: Path) -> None:
+    path = write_geojson(
+        tmp_path / "b.geojson",
+        [feature({"id": "B9", "名称": "3号楼", "楼层": 999}, bldg(117.256, 34.796)),
+         feature({"id": "B8", "楼层": 0}, bldg(117.258, 34.796))],
+    )
+    before = counts(seeded)
+    with pytest.raises(InvalidInputError) as info:
+        run(seeded, path, "buildings")
+    messages = [p["message"] for p in info.value.details["problems"]]
+    assert messages[0].startswith("feature 'B9' (3号楼): levels is 999")
+    assert messages[1].startswith("feature 'B8': levels is 0")
+    assert (info.value.field, info.value.feature) == ("levels", "B9")
+    assert counts(seeded) == before
