@@ -12,6 +12,7 @@ WGS84, so say ``--crs gcj02`` when importing it back).
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -39,25 +40,26 @@ _QUERIES: dict[str, str] = {
     "grids": f"""SELECT g.code, g.version, g.name, {_COMMUNITY.format(t="g")} AS community_code, g.households,
                         g.population, g.status, g.valid_from, g.geom
                  FROM grid g WHERE g.valid_to IS NULL ORDER BY g.code""",
-    "buildings": f"""SELECT {_ID.format(t="b")} AS id, b.name, b.building_type, b.levels, b.units,
-                            b.households, b.households_estimated, b.households_method,
+    "buildings": f"""SELECT {_ID.format(t="b")} AS id, b.name, b.building_type, b.levels, b.height_m AS height,
+                            b.units, b.households, b.households_estimated, b.households_method,
                             {_COMPLEX.format(t="b")} AS complex_ref,
-                            {_COMMUNITY.format(t="b")} AS community_code, b.grid_code, b.geom
+                            {_COMMUNITY.format(t="b")} AS community_code, b.grid_code, b.attributes, b.geom
                      FROM building b ORDER BY b.id""",
     "complexes": f"""SELECT {_ID.format(t="c")} AS id, c.name, pc.name AS property_company, c.management,
                             c.owners_committee_since, c.party_org, c.red_property, c.built_year,
-                            {_COMMUNITY.format(t="c")} AS community_code, c.geom
+                            {_COMMUNITY.format(t="c")} AS community_code, c.attributes, c.geom
                      FROM complex c LEFT JOIN property_company pc ON pc.id = c.property_company_id
                      ORDER BY c.id""",
     "stations": f"""SELECT {_ID.format(t="s")} AS id, s.name, s.kind, s.status, s.planned_on,
                            s.building_since, s.opened_on, s.closed_on, s.service_radius_m,
                            {_COMMUNITY.format(t="s")} AS community_code,
                            {_COMPLEX.format(t="s")} AS complex_ref,
-                           s.geom
+                           s.attributes, s.geom
                     FROM station s ORDER BY s.id""",
     "street_edges": """SELECT e.id, e.source_node, e.target_node, e.length_m, e.name, e.highway, e.source,
                               e.source_ref, e.geom
                        FROM street_edge e ORDER BY e.id""",
+    "barriers": f"""SELECT {_ID.format(t="b")} AS id, b.kind, b.name, b.geom FROM barrier b ORDER BY b.id""",
     "incidents": f"""SELECT CASE WHEN i.idempotency_key LIKE 'import:%%' THEN substr(i.idempotency_key, 8)
                                  ELSE COALESCE(i.idempotency_key, 'manual:' || i.id) END AS id,
                             i.category_code, i.source, i.reported_at, i.description, i.reporter_contact,
@@ -90,9 +92,27 @@ def read_table(engine: Engine, kind: str) -> gpd.GeoDataFrame:
         columns = [c for c in list(result.keys()) if c not in ("geom", "wkb")]
         rows = result.all()
     df = pd.DataFrame([r[:-2] for r in rows] if rows else None, columns=columns)
+    if "attributes" in df.columns:
+        df = _flatten_attributes(df)
     wkb = [None if r[-1] is None else bytes(r[-1]) for r in rows]
     geometry = gpd.GeoSeries(shapely.from_wkb(wkb) if wkb else [], index=df.index, crs="EPSG:4326")
     return gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
+
+
+def _flatten_attributes(df: pd.DataFrame) -> pd.DataFrame:
+    """One column per key of ``attributes`` (the source file's own columns), after the fields, so that
+    the file imports back with the same attributes. A key named like an export column is left out."""
+    values = [v or {} for v in df["attributes"]]
+    df = df.drop(columns="attributes")
+    keys = sorted({k for v in values for k in v} - set(df.columns) - {"geom", "wkb", "geometry"})
+    extra = pd.DataFrame({k: [v.get(k) for v in values] for k in keys}, index=df.index, dtype=object)
+    for k in keys:  # a column of one JSON type keeps it; mixed types are written as text
+        kinds = {type(v) for v in extra[k] if v is not None}
+        if len(kinds) > 1 and kinds != {int, float}:
+            extra[k] = [None if v is None else str(v) for v in extra[k]]
+        elif kinds & {dict, list}:
+            extra[k] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in extra[k]]
+    return pd.concat([df, extra], axis=1)
 
 
 def _for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -125,7 +145,8 @@ def export_layer(
         The database.
     kind
         One of :data:`EXPORT_KINDS`: areas, grids (current versions), buildings, complexes, stations,
-        street_edges, incidents, staff (no geometry).
+        street_edges, barriers, incidents, staff (no geometry). Buildings, complexes and stations also get
+        one column per key of their ``attributes`` (the source file's columns gisgrid has no field for).
     path
         The output file; the format follows the extension (.geojson/.json or .gpkg) unless ``fmt`` says
         ``GeoJSON`` or ``GPKG``. An existing file is replaced.

@@ -20,6 +20,9 @@ Rules (in the order they are reported):
 ``outside_community``      a grid spills over the community boundary (geometry: the spill)
 ``building_unassigned``    a building lies in no grid (geometry: its footprint)
 ``building_in_several``    a building lies in two or more grids (geometry: its footprint)
+``building_outside_grid``  a building's recorded grid (``grid_code``) is not the grid it lies in — it
+                           moved, or the grids were redrawn without it (geometry: its footprint; only
+                           with ``check_recorded=True``)
 ``complex_split``          a residential complex's buildings lie in several grids (geometry: the
                            complex); a complex with more households than one grid may hold is reported
                            as a *warning* (the split cannot be avoided)
@@ -32,6 +35,9 @@ Rules (in the order they are reported):
 Areas and compactness are measured in a metric CRS (:func:`gisgrid.crs.metric_crs_for`); the set
 operations themselves run on the EPSG:4326 input, so grids that share vertices exactly produce no
 phantom gaps or overlaps. Areas below ``area_tolerance_m2`` (default 1 m²) are ignored as noise.
+
+Buildings and complexes are named in messages by their ``label`` column when the frame has one (their
+id in the source file or in OSM and their name, e.g. ``osm:way/123 3号楼``), else by their index.
 
 Pure core: GeoDataFrames in, problems out — no database.
 """
@@ -114,6 +120,7 @@ def validate_grids(
     sliver_compactness: float = DEFAULT_SLIVER_COMPACTNESS,
     area_tolerance_m2: float = DEFAULT_AREA_TOLERANCE_M2,
     pieces: pd.DataFrame | None = None,
+    check_recorded: bool = False,
 ) -> list[GridProblem]:
     """Check a community's grids against every rule and return all problems found (empty: all good).
 
@@ -138,6 +145,9 @@ def validate_grids(
         Overlaps, gaps, spills and stray pieces smaller than this are ignored.
     pieces
         Buildings split by entrance across grids (see :func:`grid_households`).
+    check_recorded
+        Also report buildings whose recorded ``grid_code`` column is not the grid they lie in
+        (``building_outside_grid``): for the published grids, not for a plan being drawn.
 
     Returns
     -------
@@ -327,17 +337,39 @@ def validate_grids(
                 )
             )
 
-    # -- buildings in no grid / several grids
+    # -- buildings in no grid / several grids / not in the grid they are recorded in
     footprints = list(b.geometry.values)
+    labels = _labels(b)
+    recorded = (
+        [None if _blank(v) else str(v) for v in b["grid_code"]]
+        if check_recorded and "grid_code" in b.columns
+        else [None] * len(b)
+    )
     for k, (bid, where) in enumerate(zip(b.index, hits, strict=True)):
         if bid in split:
             continue
+        in_grids = sorted({codes[i] for i in where})
+        stored = recorded[k]
+        if stored is not None and stored not in in_grids:
+            problems.append(
+                GridProblem(
+                    "building_outside_grid",
+                    (stored, *in_grids),
+                    f"building {labels[k]} is recorded in grid {stored} but lies "
+                    + (f"in grid {', '.join(in_grids)}" if in_grids else "in no grid")
+                    + " (it moved, or the grids were redrawn without it): re-import it or publish the grids "
+                    "again",
+                    footprints[k],
+                    building=bid,
+                    details={"recorded": stored, "lies_in": in_grids},
+                )
+            )
         if not where:
             problems.append(
                 GridProblem(
                     "building_unassigned",
                     (),
-                    f"building {_plain(bid)} ({int(hh[k])} households) lies in no grid",
+                    f"building {labels[k]} ({int(hh[k])} households) lies in no grid",
                     footprints[k],
                     building=bid,
                     details={"households": int(hh[k])},
@@ -349,7 +381,7 @@ def validate_grids(
                 GridProblem(
                     "building_in_several",
                     in_codes,
-                    f"building {_plain(bid)} lies in {len(where)} grids: {', '.join(in_codes)}",
+                    f"building {labels[k]} lies in {len(where)} grids: {', '.join(in_codes)}",
                     footprints[k],
                     building=bid,
                 )
@@ -409,6 +441,7 @@ def _complex_problems(
         by_complex[key][codes[where[0]]] += int(hh[k])
         members[key].append(k)
     shapes = _complex_shapes(complexes)
+    names = _complex_labels(complexes)
     out: list[GridProblem] = []
     for key, per_grid in by_complex.items():
         if len(per_grid) < 2:
@@ -424,7 +457,8 @@ def _complex_problems(
             GridProblem(
                 "complex_split",
                 in_codes,
-                f"complex {_plain(key)} ({total} households) is split between {len(in_codes)} grids ({shares})"
+                f"complex {names.get(key, _plain(key))} ({total} households) is split between "
+                f"{len(in_codes)} grids ({shares})"
                 + (f"; it has more than {max_households} households, so the split is unavoidable"
                    if unavoidable else ""),
                 geom,
@@ -434,6 +468,25 @@ def _complex_problems(
             )
         )
     return out
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _labels(frame: gpd.GeoDataFrame) -> list[Any]:
+    """How each row is named in messages: its ``label`` (source id and name) when given, else its index."""
+    if "label" not in frame.columns:
+        return [_plain(i) for i in frame.index]
+    return [_plain(i) if _blank(v) else v for i, v in zip(frame.index, frame["label"], strict=True)]
+
+
+def _complex_labels(complexes: gpd.GeoDataFrame | None) -> dict[Any, Any]:
+    if complexes is None or len(complexes) == 0 or "label" not in complexes.columns:
+        return {}
+    column = _complex_column(complexes)
+    keys = complexes[column] if column is not None else complexes.index
+    return {k: v for k, v in zip(keys, _labels(complexes), strict=True)}
 
 
 def _complex_shapes(complexes: gpd.GeoDataFrame | None) -> dict[Any, shapely.Geometry]:

@@ -56,6 +56,10 @@ _ZH: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
                                          f"（{d.get('households', '?')}户）不在任何网格内"),
     "building_in_several": lambda p, d: (f"楼栋{_label(d, 'building_label', p.building)}跨"
                                          f"{len(p.grid_codes)}个网格：{_codes(p.grid_codes)}"),
+    "building_outside_grid": lambda p, d: (f"楼栋{_label(d, 'building_label', p.building)}记在网格{d.get('recorded', '?')}，"
+                                           + (f"实际位于网格{_codes(list(d.get('lies_in') or []))}"
+                                              if d.get("lies_in") else "实际不在任何网格内")
+                                           + "（楼栋已移动或网格已重画）：请重新导入或重新发布网格"),
     "complex_split": _complex,
     "sliver": lambda p, d: (f"网格{p.grid_code}过小或过于狭长（{_n(d.get('area_m2'))}平方米，"
                             f"紧凑度{_n(d.get('polsby_popper'), 3)}）"),

@@ -20,6 +20,7 @@ import pandas as pd
 
 from gisgrid.errors import InvalidInputError
 from gisgrid.households import summarise_methods
+from gisgrid.osm.barriers import BARRIER_FILTER, barriers_from
 from gisgrid.osm.features import (
     STATION_AMENITIES,
     STATION_NAME,
@@ -52,6 +53,7 @@ COMPLEX_COLUMNS = ("source_ref", "name", "named")
 NODE_COLUMNS = ("source_ref", "component")
 EDGE_COLUMNS = ("source_ref", "source_node_ref", "target_node_ref", "length_m", "name", "highway")
 STATION_COLUMNS = ("source_ref", "name", "kind", "status", "opened_on")
+BARRIER_COLUMNS = ("source_ref", "kind", "name")
 
 
 @dataclass
@@ -70,6 +72,9 @@ class OsmExtract:
         ``name``, ``highway`` and a two-point LineString.
     stations
         ``source_ref, name, kind, status, opened_on (date or None)`` and a Point.
+    barriers
+        ``source_ref, kind (river, water, railway, wall), name`` and a line or polygon
+        (:mod:`gisgrid.osm.barriers`).
     problems
         What was ignored or could not be read (``warned``), feature by feature.
     """
@@ -80,6 +85,7 @@ class OsmExtract:
     street_nodes: gpd.GeoDataFrame = field(default_factory=lambda: _empty(NODE_COLUMNS))
     street_edges: gpd.GeoDataFrame = field(default_factory=lambda: _empty(EDGE_COLUMNS))
     stations: gpd.GeoDataFrame = field(default_factory=lambda: _empty(STATION_COLUMNS))
+    barriers: gpd.GeoDataFrame = field(default_factory=lambda: _empty(BARRIER_COLUMNS))
     problems: list[Problem] = field(default_factory=list)
 
     def component_sizes(self) -> list[int]:
@@ -104,6 +110,8 @@ class OsmExtract:
             if len(self.street_edges)
             else 0.0,
             "street_components": {"count": len(sizes), "sizes": sizes},
+            "barriers": len(self.barriers),
+            "barrier_kinds": {k: int(v) for k, v in self.barriers["kind"].value_counts().items()},
             "households_methods": summarise_methods(self.buildings),
             "households_total": int(self.buildings["households"].sum()) if len(self.buildings) else 0,
         }
@@ -204,6 +212,7 @@ def _read_pbf(pbf: Path, *, source: str, original: Path | None = None) -> OsmExt
                 custom_filter={"name": [STATION_NAME]}, keep_nodes=True
             )
             network = osm.get_network("walking", nodes=True)
+            raw_barriers = osm.get_data_by_custom_criteria(custom_filter=BARRIER_FILTER, keep_nodes=False)
         except InvalidInputError:
             raise
         except Exception as exc:  # pyrosm raises protobuf, value and its own errors on broken files
@@ -221,12 +230,14 @@ def _read_pbf(pbf: Path, *, source: str, original: Path | None = None) -> OsmExt
         street_nodes=_or_empty(nodes, NODE_COLUMNS),
         street_edges=_or_empty(edges, EDGE_COLUMNS),
         stations=_or_empty(stations_from([raw_posts, raw_named_posts], problems), STATION_COLUMNS),
+        barriers=_or_empty(barriers_from(raw_barriers), BARRIER_COLUMNS),
         problems=problems,
     )
-    if not any(len(getattr(extract, k)) for k in ("buildings", "complexes", "street_edges", "stations")):
+    layers = ("buildings", "complexes", "street_edges", "stations", "barriers")
+    if not any(len(getattr(extract, k)) for k in layers):
         raise _file_error(
             shown,
-            f"{shown.name} holds no buildings, residential areas, walkable streets or service posts",
+            f"{shown.name} holds no buildings, residential areas, walkable streets, service posts or barriers",
             "an OSM file with features to import",
         )
     return extract

@@ -84,5 +84,8 @@ def checked(
     complexes, problems["complexes"] = check_geometries(extract.complexes, repair=repair)
     stations, problems["stations"] = check_geometries(extract.stations, polygonal=False)
     edges, problems["street_edges"] = check_geometries(extract.street_edges, polygonal=False)
-    out = replace(extract, buildings=buildings, complexes=complexes, stations=stations, street_edges=edges)
+    barriers, problems["barriers"] = check_geometries(extract.barriers, repair=repair, polygonal=False)
+    out = replace(
+        extract, buildings=buildings, complexes=complexes, stations=stations, street_edges=edges, barriers=barriers
+    )
     return out, problems

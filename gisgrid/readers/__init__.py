@@ -26,16 +26,26 @@ The modules, in the order a file passes through them:
 """
 
 from gisgrid.readers.mapping import load_field_mapping, parse_field_options
-from gisgrid.readers.read import read_layer
-from gisgrid.readers.schemas import BUILTIN_ALIASES, KINDS, SCHEMAS, FieldSpec, LayerSchema, split_source_id
+from gisgrid.readers.read import attribute_dicts, read_layer
+from gisgrid.readers.schemas import (
+    BUILTIN_ALIASES,
+    KEEPS_ATTRIBUTES,
+    KINDS,
+    SCHEMAS,
+    FieldSpec,
+    LayerSchema,
+    split_source_id,
+)
 from gisgrid.readers.validation import validate_features
 
 __all__ = [
     "BUILTIN_ALIASES",
+    "KEEPS_ATTRIBUTES",
     "KINDS",
     "SCHEMAS",
     "FieldSpec",
     "LayerSchema",
+    "attribute_dicts",
     "load_field_mapping",
     "parse_field_options",
     "read_layer",

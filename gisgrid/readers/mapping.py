@@ -84,10 +84,23 @@ def _truncated_aliases(schema: LayerSchema) -> dict[str, str]:
 
 
 def rename_columns(
-    columns: list[str], schema: LayerSchema, mapping: Mapping[str, str]
-) -> tuple[dict[str, str], list[str]]:
-    """Decide the new name of every column. Returns (renames, dropped)."""
+    columns: list[str], schema: LayerSchema, mapping: Mapping[str, str], *, id_column: str | None = None
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Decide the new name of every column. Returns (renames, dropped, unknown).
+
+    ``unknown`` are the columns that match no field: the caller keeps them (``attributes``) or ignores
+    them, and lists them in the report. ``id_column`` names the column that holds the feature ids; a
+    column that would otherwise be the id (``id``, ``编号`` …) is then an unknown column.
+    """
     problems: list[dict[str, Any]] = []
+    if id_column is not None:
+        if id_column not in columns:
+            raise InvalidInputError(
+                f"--id-column names {id_column!r}, which the file does not have (columns: {', '.join(columns)})",
+                field="id_column",
+                rule="the id column exists",
+            )
+        mapping = {**{k: v for k, v in mapping.items() if v != schema.key}, id_column: schema.key}
     targets = set(schema.names)
     for source, target in mapping.items():
         if target != IGNORE and target not in targets:
@@ -134,21 +147,14 @@ def rename_columns(
         else:
             unknown.append(col)
             continue
-        if target == IGNORE:
+        if id_column is not None and target == schema.key and col != id_column:
+            unknown.append(col)  # the ids are in --id-column; this column is kept as it is
+        elif target == IGNORE:
             dropped.append(col)
         elif target not in targets:
             unknown.append(col)
         else:
             renames[col] = target
-    if unknown:
-        raise InvalidInputError(
-            f"unknown column(s) {', '.join(map(repr, unknown))} for {schema.kind}; known fields: "
-            f"{', '.join(schema.names)}. Map them with --field COLUMN=FIELD (or --field COLUMN=- to drop "
-            "them) or a --fields mapping file",
-            field=unknown[0],
-            rule="every column is a known field or mapped",
-            details={"unknown_columns": unknown, "fields": list(schema.names)},
-        )
     seen: dict[str, str] = {}
     clashes = []
     for col, target in renames.items():
@@ -161,4 +167,4 @@ def rename_columns(
             field=next(iter(clashes)).split("'")[1],
             rule="one column per field",
         )
-    return renames, dropped
+    return renames, dropped, unknown

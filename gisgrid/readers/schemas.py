@@ -10,9 +10,18 @@ from dataclasses import dataclass, field
 
 from gisgrid import vocab
 
-__all__ = ["BUILTIN_ALIASES", "IGNORE", "KINDS", "SCHEMAS", "FieldSpec", "LayerSchema", "split_source_id"]
+__all__ = [
+    "BUILTIN_ALIASES",
+    "GENERATED_ID_KINDS",
+    "IGNORE",
+    "KEEPS_ATTRIBUTES",
+    "KINDS", "SCHEMAS", "FieldSpec", "LayerSchema", "split_source_id"]
 
-KINDS = ("areas", "buildings", "complexes", "stations", "staff", "incidents")
+KINDS = ("areas", "buildings", "complexes", "stations", "staff", "incidents", "streets", "barriers")
+#: Kinds whose table keeps the columns gisgrid has no field for (``attributes`` JSONB).
+KEEPS_ATTRIBUTES = ("buildings", "complexes", "stations")
+#: Kinds whose features get generated ids when the file has none (or all the same).
+GENERATED_ID_KINDS = ("buildings", "complexes", "stations", "incidents", "streets", "barriers")
 IGNORE = "-"  # a mapping target that drops the column
 
 
@@ -40,7 +49,7 @@ class FieldSpec:
 class LayerSchema:
     kind: str
     key: str  # the column that identifies a feature (upsert key)
-    geometry: str | None  # "polygon", "point" or None (no geometry; any geometry is ignored)
+    geometry: str | None  # "polygon", "point", "line", "line_or_polygon" or None (no geometry; ignored)
     fields: tuple[FieldSpec, ...]
     aliases: Mapping[str, str] = field(default_factory=dict)
 
@@ -94,7 +103,7 @@ SCHEMAS: dict[str, LayerSchema] = {
             FieldSpec("levels", "int", minimum=1, maximum=200),
             FieldSpec("units", "int", minimum=1, maximum=1000),
             FieldSpec("households", "int", minimum=0, maximum=100_000),
-            FieldSpec("height", "float", minimum=0, maximum=1000),
+            FieldSpec("height", "float", minimum=0, maximum=1000),  # 0 is read as unknown
             FieldSpec("households_method", choices=vocab.HOUSEHOLD_METHODS),
             FieldSpec("households_estimated", "bool", read_only=True),
             *_context("complex_ref", "community_code", "grid_code"),
@@ -164,6 +173,20 @@ SCHEMAS: dict[str, LayerSchema] = {
             *_context("status", "level", "grid_code", "community_code", "closed_at", "satisfaction"),
         ),
         aliases={"category": "category_code", "类别": "category_code", "类别编码": "category_code"},
+    ),
+    "streets": LayerSchema(
+        "streets",
+        key="id",
+        geometry="line",
+        fields=(_ID, FieldSpec("name"), FieldSpec("highway")),
+        aliases={"道路名称": "name", "路名": "name", "道路等级": "highway", "等级": "highway"},
+    ),
+    "barriers": LayerSchema(
+        "barriers",
+        key="id",
+        geometry="line_or_polygon",
+        fields=(_ID, FieldSpec("kind", choices=vocab.BARRIER_KINDS), FieldSpec("name")),
+        aliases={"type": "kind"},
     ),
 }
 

@@ -30,8 +30,14 @@ class _Collector:
     """The problems found so far and the positions of the rejected features (named by ``ids``)."""
 
     ids: list[Any]
+    names: list[Any] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rejected: set[int] = field(default_factory=set)
+
+    def label(self, pos: int) -> str:
+        """The feature as its file names it: its id and, when it has one, its name (``'B1' (3号楼)``)."""
+        name = self.names[pos] if pos < len(self.names) else None
+        return f"{self.ids[pos]!r}" + ("" if is_missing(name) else f" ({name})")
 
     def reject(self, pos: int, field_: str | None, rule: str, message: str) -> None:
         self.problems.append(Problem(feature=self.ids[pos], field=field_, rule=rule, message=message))
@@ -77,7 +83,8 @@ def validate_features(
         (plain(v) if key in out.columns and not is_missing(v) else f"#{i + 1}")
         for i, v in enumerate(out[key] if key in out.columns else [None] * len(out))
     ]
-    c = _Collector(ids)
+    names = out["name"].tolist() if "name" in out.columns else []
+    c = _Collector(ids, names)
 
     for spec in schema.fields:
         if spec.read_only:
@@ -95,7 +102,7 @@ def validate_features(
                         i,
                         spec.name,
                         f"{spec.name} is required",
-                        f"feature {ids[i]!r}: {spec.name} is missing; it is required for {kind}",
+                        f"feature {c.label(i)}: {spec.name} is missing; it is required for {kind}",
                     )
                 continue
             try:
@@ -106,7 +113,7 @@ def validate_features(
                     i,
                     spec.name,
                     rule,
-                    f"feature {ids[i]!r}: {spec.name} is {raw!r}; it must be {exc}",
+                    f"feature {c.label(i)}: {spec.name} is {raw!r}; it must be {exc}",
                 )
         out[spec.name] = pd.Series(values, index=out.index, dtype=object)
 
@@ -131,7 +138,7 @@ def _validate_geometries(
                 i,
                 "geometry",
                 "geometry present",
-                f"feature {ids[i]!r} has no geometry; {schema.kind} need a {schema.geometry}",
+                f"feature {c.label(i)} has no geometry; {schema.kind} need a {str(schema.geometry).replace('_', ' ')}",
             )
             continue
         if schema.geometry == "point":
@@ -141,10 +148,19 @@ def _validate_geometries(
                         i,
                         "geometry",
                         "a single point",
-                        f"feature {ids[i]!r} is a MultiPoint of {len(geom.geoms)} points; use one point",
+                        f"feature {c.label(i)} is a MultiPoint of {len(geom.geoms)} points; use one point",
                     )
                     continue
                 geoms[i] = geom.geoms[0]
+            continue
+        if geom.geom_type in ("LineString", "MultiLineString", "LinearRing"):
+            if not geom.is_valid or geom.length <= 0:
+                c.reject(
+                    i,
+                    "geometry",
+                    "a line of two or more distinct points",
+                    f"feature {c.label(i)} is a line without length ({explain_validity(geom)})",
+                )
             continue
         if not geom.is_valid:
             reason = explain_validity(geom)
@@ -153,7 +169,7 @@ def _validate_geometries(
                     i,
                     "geometry",
                     "a valid polygon",
-                    f"feature {ids[i]!r} has an invalid geometry: {reason} (use --repair to fix it "
+                    f"feature {c.label(i)} has an invalid geometry: {reason} (use --repair to fix it "
                     "with make_valid)",
                 )
                 continue
@@ -163,7 +179,7 @@ def _validate_geometries(
                     i,
                     "geometry",
                     "a valid polygon",
-                    f"feature {ids[i]!r} has an invalid geometry ({reason}) that make_valid cannot "
+                    f"feature {c.label(i)} has an invalid geometry ({reason}) that make_valid cannot "
                     "turn into a polygon",
                 )
                 continue
@@ -172,7 +188,7 @@ def _validate_geometries(
                     feature=ids[i],
                     field="geometry",
                     rule="a valid polygon",
-                    message=f"feature {ids[i]!r}: repaired an invalid geometry ({reason})",
+                    message=f"feature {c.label(i)}: repaired an invalid geometry ({reason})",
                     action="repaired",
                 )
             )
@@ -197,7 +213,6 @@ def _rule_areas(out: gpd.GeoDataFrame, c: _Collector) -> None:
 
 
 def _rule_complexes(out: gpd.GeoDataFrame, c: _Collector) -> None:
-    ids = c.ids
     management = []
     for i, (company, mode) in enumerate(zip(out["property_company"], out["management"], strict=True)):
         if mode is None:
@@ -207,14 +222,14 @@ def _rule_complexes(out: gpd.GeoDataFrame, c: _Collector) -> None:
                 i,
                 "property_company",
                 "professional management names its property company",
-                f"feature {ids[i]!r}: management is professional but no property_company is given",
+                f"feature {c.label(i)}: management is professional but no property_company is given",
             )
         if mode == "none" and company:
             c.reject(
                 i,
                 "property_company",
                 "an unmanaged complex (三无) has no property company",
-                f"feature {ids[i]!r}: management is none (三无) but property_company is {company!r}",
+                f"feature {c.label(i)}: management is none (三无) but property_company is {company!r}",
             )
         management.append(mode)
     out["management"] = pd.Series(management, index=out.index, dtype=object)
@@ -224,7 +239,6 @@ _STATUS_DATE = {"building": "building_since", "open": "opened_on", "closed": "cl
 
 
 def _rule_stations(out: gpd.GeoDataFrame, c: _Collector) -> None:
-    ids = c.ids
     statuses = []
     for i, row in enumerate(out.itertuples(index=False)):
         status = row.status or "planned"
@@ -235,7 +249,7 @@ def _rule_stations(out: gpd.GeoDataFrame, c: _Collector) -> None:
                 i,
                 needed,
                 f"status {status} needs {needed}",
-                f"feature {ids[i]!r}: status is {status} but {needed} is missing",
+                f"feature {c.label(i)}: status is {status} but {needed} is missing",
             )
         dates = [(n, getattr(row, n)) for n in ("planned_on", "building_since", "opened_on", "closed_on")]
         present = [(n, d) for n, d in dates if d is not None]
@@ -245,7 +259,7 @@ def _rule_stations(out: gpd.GeoDataFrame, c: _Collector) -> None:
                     i,
                     n2,
                     "dates in order planned → building → open → closed",
-                    f"feature {ids[i]!r}: {n2} {d2} is before {n1} {d1}",
+                    f"feature {c.label(i)}: {n2} {d2} is before {n1} {d1}",
                 )
     out["status"] = pd.Series(statuses, index=out.index, dtype=object)
 

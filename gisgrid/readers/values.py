@@ -13,7 +13,7 @@ from gisgrid import vocab
 from gisgrid.codes import CHINA_TZ
 from gisgrid.readers.schemas import FieldSpec
 
-__all__ = ["as_text", "coerce", "is_missing", "plain"]
+__all__ = ["as_text", "coerce", "is_missing", "json_value", "plain"]
 
 _TIME = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _ZH_TO_ID = {zh: key for key, zh in vocab.ZH.items()}
@@ -41,6 +41,26 @@ def as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def json_value(value: Any) -> Any:
+    """A cell as a JSON value (kept in ``attributes``): None when missing; dates and times as ISO text.
+
+    >>> json_value(np.int64(3)), json_value(2.5), json_value(float("nan")), json_value(" 备注 ")
+    (3, 2.5, None, '备注')
+    """
+    value = plain(value)
+    if is_missing(value):
+        return None
+    if isinstance(value, bool | int | str):
+        return value.strip() if isinstance(value, str) else value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
 
 
 def coerce(spec: FieldSpec, value: Any) -> Any:

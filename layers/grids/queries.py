@@ -182,11 +182,19 @@ def _in_community(
     )
 
 
+#: SQL: how a building or complex ``x`` is named in messages — its id in the source file (``B-17``) or in
+#: OSM (``osm:way/123``) and its name; never the database row id alone.
+LABEL = (
+    "(CASE WHEN x.source = 'import' THEN x.source_ref ELSE x.source || ':' || COALESCE(x.source_ref, x.id::text)"
+    " END || COALESCE(' ' || x.name, '')) AS label"
+)
+
+
 def load_buildings(session: Session, community_code: str) -> gpd.GeoDataFrame:
     """The community's buildings (representative point inside it): ``households``, ``units``
     (entrances), ``complex_id``, ``grid_code``, footprint; indexed by building id."""
     return _in_community(
-        session, "x.id, x.name, x.households, x.units, x.complex_id, x.grid_code, x.geom", "building",
+        session, f"x.id, x.name, {LABEL}, x.households, x.units, x.complex_id, x.grid_code, x.geom", "building",
         "ST_Intersects(c.geom, ST_PointOnSurface(x.geom))", community_code,
     )
 
@@ -194,7 +202,7 @@ def load_buildings(session: Session, community_code: str) -> gpd.GeoDataFrame:
 def load_complexes(session: Session, community_code: str) -> gpd.GeoDataFrame:
     """Complexes whose interior meets the community, indexed by complex id."""
     return _in_community(
-        session, "x.id, x.name, x.management, x.geom", "complex", "ST_Relate(x.geom, c.geom, 'T********')",
+        session, f"x.id, x.name, {LABEL}, x.management, x.geom", "complex", "ST_Relate(x.geom, c.geom, 'T********')",
         community_code,
     )
 
@@ -291,8 +299,10 @@ def validate(
     min_households: int,
     max_households: int,
     pieces: pd.DataFrame | None = None,
+    check_recorded: bool = False,
 ) -> list[GridProblem]:
-    """The problems of ``grids`` as the community's grids (``buildings``: its buildings, if loaded)."""
+    """The problems of ``grids`` as the community's grids (``buildings``: its buildings, if loaded);
+    ``check_recorded``: also buildings whose recorded grid is not the one they lie in."""
     codes = sorted(grids)
     frame = gpd.GeoDataFrame({"code": codes}, geometry=[grids[c] for c in codes], crs=SRID)
     problems = validate_grids(
@@ -303,6 +313,7 @@ def validate(
         min_households=min_households,
         max_households=max_households,
         pieces=pieces,
+        check_recorded=check_recorded,
     )
     return name_grid_problems(session, problems)
 
@@ -331,5 +342,5 @@ def validate_community(
         )
     return validate(
         session, place, {c: r.geom for c, r in rows.items()},
-        min_households=min_households, max_households=max_households,
+        min_households=min_households, max_households=max_households, check_recorded=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from gisgrid.readers import SCHEMAS
 from gisgrid.report import ImportReport, Problem, problems_summary
 from layers import station_history
 from layers.copying import ewkb, raw_cursor
+from layers.importers.line_writers import write_barriers, write_streets
 from layers.importers.upsert import (
     COMMUNITY,
     copy_temp,
@@ -32,7 +34,7 @@ from layers.importers.upsert import (
     upsert,
 )
 
-__all__ = ["WRITERS", "raise_if_rejected"]
+__all__ = ["WRITERS", "feature_label", "raise_if_rejected", "relink_moved"]
 
 
 def raise_if_rejected(report: ImportReport, skip_invalid: bool) -> None:
@@ -153,11 +155,22 @@ def _write_areas(
             )
 
 
+def _attributes(gdf: gpd.GeoDataFrame) -> list[str]:
+    """The ``attributes`` of each feature as JSON text (``{}`` when the file has no unknown columns)."""
+    if "attributes" not in gdf.columns:
+        return ["{}"] * len(gdf)
+    return [json.dumps(v or {}, ensure_ascii=False, sort_keys=True) for v in gdf["attributes"]]
+
+
 def _write_buildings(
     conn: Connection, gdf: gpd.GeoDataFrame, report: ImportReport, skip: bool, progress: bool
 ) -> None:
-    entrances = shapely.point_on_surface(np.asarray(gdf.geometry.values, dtype=object))
+    footprints = np.asarray(gdf.geometry.values, dtype=object)
+    points = shapely.point_on_surface(footprints)
+    given = gdf["entrance"].to_numpy(dtype=object) if "entrance" in gdf.columns else np.full(len(gdf), None)
+    entrances = np.asarray([g if g is not None else p for g, p in zip(given, points, strict=True)], dtype=object)
     source, ref = sources(gdf["id"])
+    height = pd.to_numeric(gdf["height"], errors="coerce")
     frame = pd.DataFrame(
         {
             "source": source,
@@ -165,27 +178,34 @@ def _write_buildings(
             "name": gdf["name"].to_numpy(),
             "building_type": gdf["building_type"].where(gdf["building_type"].notna(), "other").to_numpy(),
             "levels": pd.array(gdf["levels"].to_numpy(), dtype="Int64"),
+            # a height of 0 is how many files say "unknown"
+            "height_m": height.where(height > 0).to_numpy(),
             "units": pd.array(gdf["units"].to_numpy(), dtype="Int64"),
             "households": pd.array(gdf["households"].to_numpy(), dtype="Int64"),
             "households_estimated": gdf["households_estimated"].to_numpy(),
             "households_method": gdf["households_method"].to_numpy(),
+            "attributes": _attributes(gdf),
             "geom": ewkb(gdf.geometry.values),
             "entrance": ewkb(entrances),
+            "entrance_given": [g is not None for g in given],
         }
     )
     cols = [
         "name",
         "building_type",
         "levels",
+        "height_m",
         "units",
         "households",
         "households_estimated",
         "households_method",
+        "attributes",
         "geom",
     ]
     linked = ["community_id", "complex_id", "grid_code"]
     with raw_cursor(conn) as cur:
-        links = locate(cur, entrances)
+        # the community, complex and current grid of the representative point (as validation counts it)
+        links = locate(cur, points)
         for column, values in links.items():
             frame[column] = pd.array(values, dtype="Int64") if column != "grid_code" else values.to_numpy()
         report.extra.setdefault("linked", {}).update(
@@ -193,16 +213,23 @@ def _write_buildings(
         )
         types = _columns(
             "buildings",
-            cols[:-1],
+            [c for c in cols[:-1] if c not in ("height_m", "attributes")],
             keyed=True,
+            height_m="double precision",
+            attributes="jsonb",
             entrance=_GEOMETRY["point"],
+            entrance_given="boolean",
             community_id="integer",
             complex_id="integer",
             grid_code="varchar(15)",
         )
         copy_temp(cur, "buildings", frame, types, progress)
+        moved = relink_moved(cur)
+        report.extra["moved"] = moved
         # the entrance follows the footprint only when the footprint changed (a hand-placed one survives);
-        # links found now fill only what the row lacks, so a hand-made link survives a re-import
+        # links found now fill only what the row lacks (a hand-made link survives a re-import), except
+        # for a building that moved: it gets the community, complex and grid of where it is now
+        changed = geom_changed("t.geom", "EXCLUDED.geom")
         extra = ["entrance", *linked]
         _upsert_keyed(
             cur,
@@ -212,10 +239,17 @@ def _write_buildings(
             cols,
             f"SELECT {', '.join([*cols, *extra])}, source, source_ref FROM _import ORDER BY pos",
             extra=extra,
-            also_set=f"entrance = CASE WHEN {geom_changed('t.geom', 'EXCLUDED.geom')} THEN EXCLUDED.entrance"
-            " ELSE t.entrance END, "
-            + ", ".join(f"{c} = COALESCE(t.{c}, EXCLUDED.{c})" for c in linked),
+            also_set=f"entrance = CASE WHEN {changed} THEN EXCLUDED.entrance ELSE t.entrance END, "
+            + ", ".join(
+                f"{c} = CASE WHEN {changed} THEN EXCLUDED.{c} ELSE COALESCE(t.{c}, EXCLUDED.{c}) END"
+                for c in linked
+            ),
         )
+        # entrances the file gives (points inside a footprint) replace the stored ones
+        cur.execute("""UPDATE building b SET entrance = i.entrance FROM _import i
+                       WHERE i.entrance_given AND b.source = i.source AND b.source_ref = i.source_ref
+                         AND NOT ST_Equals(b.entrance, i.entrance)""")
+        report.extra["entrances_set"] = cur.rowcount
         # unchanged rows that lack a link found now (e.g. their complex was imported after them)
         link(
             cur,
@@ -231,15 +265,44 @@ def _write_buildings(
         )
 
 
+def relink_moved(cur: Any) -> dict[str, Any]:
+    """Before the upsert: the buildings of ``_import`` whose footprint moved, and those of them whose
+    community, complex or grid will change (named by their id in the file and their name)."""
+    cur.execute(f"""
+        SELECT i.source, i.source_ref, i.name, b.grid_code, i.grid_code,
+               (b.community_id, b.complex_id, b.grid_code) IS DISTINCT FROM
+               (i.community_id, i.complex_id, i.grid_code)
+        FROM _import i JOIN building b ON b.source = i.source AND b.source_ref = i.source_ref
+        WHERE {geom_changed("b.geom", "i.geom")} ORDER BY i.pos""")
+    rows = cur.fetchall()
+    relinked = [r for r in rows if r[5]]
+    return {
+        "buildings": len(rows),
+        "relinked": len(relinked),
+        "grid_changed": sum(1 for r in relinked if r[3] != r[4]),
+        "examples": [
+            {"feature": feature_label(s, ref, name), "grid_code": {"from": old, "to": new}}
+            for s, ref, name, old, new, _ in relinked[:20]
+        ],
+    }
+
+
+def feature_label(source: str, ref: str, name: str | None) -> str:
+    """A feature as people know it: its id in the file (``B-17``) or in OSM (``osm:way/123``) and name."""
+    ident = ref if source == "import" else f"{source}:{ref}"
+    return f"{ident} {name}" if name else ident
+
+
 def _write_complexes(
     conn: Connection, gdf: gpd.GeoDataFrame, report: ImportReport, skip: bool, progress: bool
 ) -> None:
     names = SCHEMAS["complexes"].attributes
     frame = _keyed_frame(gdf, names)
     frame["built_year"] = pd.array(gdf["built_year"].to_numpy(), dtype="Int64")
-    cols = [("property_company_id" if c == "property_company" else c) for c in names] + ["geom"]
+    frame["attributes"] = _attributes(gdf)
+    cols = [("property_company_id" if c == "property_company" else c) for c in names] + ["attributes", "geom"]
     with raw_cursor(conn) as cur:
-        copy_temp(cur, "complexes", frame, _columns("complexes", names, keyed=True), progress)
+        copy_temp(cur, "complexes", frame, _columns("complexes", names, keyed=True, attributes="jsonb"), progress)
         cur.execute("""INSERT INTO property_company (name, source)
                        SELECT DISTINCT property_company, 'import' FROM _import
                        WHERE property_company IS NOT NULL
@@ -253,7 +316,7 @@ def _write_complexes(
             cols,
             """
             SELECT i.name, pc.id, i.management, i.owners_committee_since, COALESCE(i.party_org, 'none'),
-                   COALESCE(i.red_property, false), i.built_year, i.geom, i.source, i.source_ref
+                   COALESCE(i.red_property, false), i.built_year, i.attributes, i.geom, i.source, i.source_ref
             FROM _import i LEFT JOIN property_company pc ON pc.name = i.property_company ORDER BY i.pos""",
         )
         link_spatial(cur, report, "complex", "ST_PointOnSurface(complex.geom)")
@@ -264,9 +327,10 @@ def _write_stations(
 ) -> None:
     names = SCHEMAS["stations"].attributes
     frame = _keyed_frame(gdf, names)
-    cols = [*names, "geom"]
+    frame["attributes"] = _attributes(gdf)
+    cols = [*names, "attributes", "geom"]
     with raw_cursor(conn) as cur:
-        copy_temp(cur, "stations", frame, _columns("stations", names, keyed=True), progress)
+        copy_temp(cur, "stations", frame, _columns("stations", names, keyed=True, attributes="jsonb"), progress)
         history = station_history.plan_import(cur, today=dt.datetime.now(CHINA_TZ).date())
         select = ", ".join("COALESCE(service_radius_m, 300)" if c == "service_radius_m" else c for c in cols)
         _upsert_keyed(
@@ -416,4 +480,6 @@ WRITERS: dict[str, _Writer] = {
     "stations": _write_stations,
     "staff": _write_staff,
     "incidents": _write_incidents,
+    "streets": write_streets,
+    "barriers": write_barriers,
 }

@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from gisgrid.errors import InvalidInputError
 from gisgrid.households import estimate_households
 from gisgrid.readers import validate_features
-from gisgrid.report import ImportReport
+from gisgrid.report import ImportReport, Problem
 from layers.importers.file_writers import WRITERS, raise_if_rejected
 
 __all__ = ["import_layer"]
@@ -59,7 +59,8 @@ def import_layer(
     gdf
         Features from :func:`gisgrid.readers.read_layer` (WGS84, gisgrid field names).
     kind
-        ``areas``, ``buildings``, ``complexes``, ``stations``, ``staff`` or ``incidents``.
+        ``areas``, ``buildings``, ``complexes``, ``stations``, ``staff``, ``incidents``, ``streets`` or
+        ``barriers``.
     source_name
         What to call the source in the report (usually the file name).
     repair
@@ -87,6 +88,7 @@ def import_layer(
             f"cannot import {kind!r}; one of {', '.join(WRITERS)}", field="kind", rule="an importable kind"
         )
     report = ImportReport(kind=kind, source=source_name)
+    _report_file(report, gdf)
     clean, problems = validate_features(gdf, kind, repair=repair)
     for problem in problems:
         report.add_problem(problem)
@@ -107,6 +109,45 @@ def import_layer(
             rule=constraint or "database constraint",
         ) from exc
     return report
+
+
+def _report_file(report: ImportReport, gdf: gpd.GeoDataFrame) -> None:
+    """What :func:`gisgrid.readers.read_layer` decided about the file: unknown columns (kept in
+    ``attributes`` or ignored), the ids (given or generated, and why), features of another geometry type
+    (entrances, or skipped — each a warning naming the feature)."""
+    unknown = gdf.attrs.get("unknown_columns") or {"columns": [], "kept": False}
+    report.extra["unknown_columns"] = {
+        "columns": list(unknown["columns"]),
+        "action": ("kept in attributes" if unknown["kept"] else "ignored") if unknown["columns"] else None,
+    }
+    if gdf.attrs.get("ids"):
+        report.extra["ids"] = dict(gdf.attrs["ids"])
+    aside = gdf.attrs.get("set_aside") or []
+    if aside:
+        report.extra["set_aside"] = {
+            "entrances": sum(r["action"] == "entrance" for r in aside),
+            "skipped": sum(r["action"] == "skipped" for r in aside),
+        }
+    for record in aside:
+        if record["action"] == "skipped":
+            report.add_problem(
+                Problem(
+                    feature=record["feature"],
+                    field="geometry",
+                    rule=f"{report.kind} are {_GEOMETRY_NAMES.get(report.kind, 'polygons')}",
+                    message=f"feature {record['feature']!r} is a {record['type']}; it was not imported "
+                    f"({report.kind} are {_GEOMETRY_NAMES.get(report.kind, 'polygons')})",
+                    action="warned",
+                )
+            )
+
+
+_GEOMETRY_NAMES = {
+    "stations": "points",
+    "incidents": "points",
+    "streets": "lines",
+    "barriers": "lines or polygons",
+}
 
 
 def _with_households(clean: gpd.GeoDataFrame, report: ImportReport) -> gpd.GeoDataFrame:

@@ -8,10 +8,14 @@ Keys and what a re-import does
   changed since is kept:
 
   - buildings: a **supplied** household count (e.g. surveyed) is not overwritten by an estimate; the
-    entrance is kept while it still lies on the new footprint; the grid code is never touched;
+    entrance is kept while it still lies on the new footprint; the grid code is kept unless the
+    footprint moved (or there is none): then it is the current grid covering the building's
+    representative point, like its complex and community;
   - complexes: only the geometry and the name are updated (a name only when OSM has one); management,
     property company, owners' committee and party organisation stay;
   - stations: only name, kind and point are updated; status and dates stay.
+* ``barrier``: keyed by ``(source='osm', source_ref)``; kind, name and geometry are updated
+  (:mod:`gisgrid.osm.barriers` says which tags make a barrier).
 * ``street_node``: keyed by ``source_ref`` (``node/ID``), upserted; ``component`` is rewritten.
 * ``street_edge``: keyed by ``(source='osm', source_ref)`` with ``source_ref = way/ID/k`` (the k-th
   segment of the way) — updated in place when it exists, inserted otherwise; the segments of a way that
@@ -46,23 +50,25 @@ from gisgrid.osm import OsmExtract, checked
 from gisgrid.osm.features import UNNAMED_COMPLEX
 from gisgrid.report import ImportReport
 from layers.copying import copy_csv, ewkb, in_transaction, raw_cursor
+from layers.importers.upsert import geom_changed
 from layers.station_history import backfill
 
 __all__ = ["import_osm"]
 
 OSM = "osm"
 CHUNK = 20_000  # rows per COPY (the progress bar advances per chunk)
-LAYERS = ("buildings", "complexes", "stations", "street_nodes", "street_edges")
+LAYERS = ("buildings", "complexes", "stations", "street_nodes", "street_edges", "barriers")
 # an existing supplied (e.g. surveyed) household count is not replaced by an estimate
 _KEEP = "b.households_method = 'supplied' AND EXCLUDED.households_method <> 'supplied'"
 UPSERT_BUILDINGS = (
-    "INSERT INTO building AS b (name, building_type, levels, households, households_estimated,"
+    "INSERT INTO building AS b (name, building_type, levels, height_m, households, households_estimated,"
     "  households_method, source, source_ref, geom, entrance)"
-    " SELECT name, building_type, levels, households, households_estimated, households_method,"
+    " SELECT name, building_type, levels, height_m, households, households_estimated, households_method,"
     "  'osm', source_ref, ST_SetSRID(geom, 4326), ST_PointOnSurface(ST_SetSRID(geom, 4326))"
     " FROM (SELECT DISTINCT ON (source_ref) * FROM tmp_osm_building) t"
     " ON CONFLICT (source, source_ref) DO UPDATE SET"
     "  name = EXCLUDED.name, building_type = EXCLUDED.building_type, levels = EXCLUDED.levels,"
+    "  height_m = EXCLUDED.height_m,"
     f"  households = CASE WHEN {_KEEP} THEN b.households ELSE EXCLUDED.households END,"
     f"  households_estimated = CASE WHEN {_KEEP} THEN false ELSE EXCLUDED.households_estimated END,"
     f"  households_method = CASE WHEN {_KEEP} THEN 'supplied' ELSE EXCLUDED.households_method END,"
@@ -176,9 +182,12 @@ def _write(
     with raw_cursor(conn) as cur, bar:
         cur.execute(
             "DROP TABLE IF EXISTS tmp_osm_building, tmp_osm_complex, tmp_osm_station, tmp_osm_node,"
-            " tmp_osm_edge;"
+            " tmp_osm_edge, tmp_osm_barrier, tmp_osm_moved;"
+            "CREATE TEMP TABLE tmp_osm_barrier (source_ref text, kind text, name text, geom geometry)"
+            " ON COMMIT DROP;"
             "CREATE TEMP TABLE tmp_osm_building (source_ref text, name text, building_type text, levels int,"
-            " households int, households_estimated boolean, households_method text, geom geometry)"
+            " height_m double precision, households int, households_estimated boolean, households_method text,"
+            " geom geometry)"
             " ON COMMIT DROP;"
             "CREATE TEMP TABLE tmp_osm_complex (source_ref text, name text, named boolean, geom geometry)"
             " ON COMMIT DROP;"
@@ -217,7 +226,15 @@ def _write(
         ]
         b = _frame(ex.buildings, cols)
         b["levels"] = pd.array(ex.buildings["levels"], dtype="Int64")
+        height = pd.to_numeric(ex.buildings["height"], errors="coerce")
+        b.insert(4, "height_m", height.where((height > 0) & (height <= 1000)).to_numpy())
         _copy(cur, "tmp_osm_building", b, bar)
+        # buildings whose footprint moved since the last import: relinked to their grid afterwards
+        cur.execute(
+            "CREATE TEMP TABLE tmp_osm_moved ON COMMIT DROP AS SELECT b.id FROM building b"
+            " JOIN tmp_osm_building t ON b.source = 'osm' AND b.source_ref = t.source_ref"
+            f" WHERE {geom_changed('b.geom', 'ST_SetSRID(t.geom, 4326)')}"
+        )
         methods = Counter(r[1] for r in _upsert(cur, layers["buildings"], UPSERT_BUILDINGS))
         report.estimated = Counter({m: n for m, n in methods.items() if m != "supplied"})
         report.extra["households_methods"] = {m: int(methods.get(m, 0)) for m in vocab.HOUSEHOLD_METHODS}
@@ -282,10 +299,39 @@ def _write(
         )
         removed = cur.rowcount
 
+        bar.set_description("barriers")
+        _copy(cur, "tmp_osm_barrier", _frame(ex.barriers, ["source_ref", "kind", "name"]), bar)
+        _upsert(
+            cur,
+            layers["barriers"],
+            "INSERT INTO barrier AS r (kind, name, source, source_ref, geom)"
+            " SELECT kind, name, 'osm', source_ref, ST_SetSRID(geom, 4326)"
+            " FROM (SELECT DISTINCT ON (source_ref) * FROM tmp_osm_barrier) t"
+            " ON CONFLICT (source, source_ref) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name,"
+            "  geom = EXCLUDED.geom RETURNING (xmax = 0)",
+        )
+
         bar.set_description("linking")
         linked = _link(cur)
+        linked.update(_link_grids(cur))
         bar.set_description("done")
     return {"linked": linked, "removed_street_edges": removed}
+
+
+def _link_grids(cur: Any) -> dict[str, int]:
+    """Buildings of this import without a grid, and those whose footprint moved, get the current grid
+    covering their representative point (the smallest grid id where grids overlap; none outside)."""
+    cur.execute(
+        "UPDATE building b SET grid_code = s.code FROM ("
+        "  SELECT x.id, (SELECT g.code FROM grid g WHERE g.valid_to IS NULL AND g.geom && x.geom"
+        "   AND ST_Covers(g.geom, ST_PointOnSurface(x.geom)) ORDER BY g.id LIMIT 1) AS code"
+        "  FROM building x JOIN tmp_osm_building t ON x.source = 'osm' AND x.source_ref = t.source_ref"
+        "  WHERE x.grid_code IS NULL OR x.id IN (SELECT id FROM tmp_osm_moved)) s"
+        " WHERE b.id = s.id AND b.grid_code IS DISTINCT FROM s.code"
+    )
+    relinked = cur.rowcount
+    cur.execute("SELECT count(*) FROM tmp_osm_moved")
+    return {"buildings_in_grid_set": relinked, "buildings_moved": cur.fetchone()[0]}
 
 
 def _link(cur: Any) -> dict[str, int]:

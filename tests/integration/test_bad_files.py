@@ -9,7 +9,7 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
 from sqlalchemy import Engine
 
 from gisgrid.errors import CRSError, GeometryError, InvalidInputError
@@ -40,6 +40,7 @@ class Case:
 
 B = bldg(117.256, 34.796)
 P = Point(117.26, 34.8)
+LINE = LineString([(117.255, 34.795), (117.262, 34.801)])
 
 
 def gj(*features: dict[str, Any], name: str = "f.geojson") -> Callable[[Path], Path]:
@@ -199,29 +200,50 @@ CASES: dict[str, Case] = {
     "crs_contradicts_file": Case(
         gpkg_projected, "buildings", CRSError, "crs", "agrees with the CRS", options={"crs": "EPSG:32650"}
     ),
-    "mixed_geometry_types": Case(
-        gj(feature({"id": "B1"}, B), feature({"id": "B2"}, P)),
+    "lines_in_a_buildings_file": Case(
+        gj(feature({"id": "B1"}, LINE), feature({"id": "B2"}, LINE)),
         "buildings",
         GeometryError,
         "geometry",
-        "one geometry type per file",
+        "buildings are polygons",
     ),
     "wrong_geometry_for_kind": Case(
         gj(feature({"id": "B1"}, P)), "buildings", GeometryError, "geometry", "buildings are polygons"
     ),
     "duplicate_ids": Case(
-        gj(feature({"id": "B1"}, B), feature({"id": "B1"}, bldg(117.257, 34.796))),
+        gj(feature({"id": "B1"}, B), feature({"id": "B1"}, bldg(117.257, 34.796)), feature({"id": "B2"}, B)),
         "buildings",
         InvalidInputError,
         "id",
         "unique id",
     ),
-    "unknown_column": Case(
-        gj(feature({"id": "B1", "colour": "red"}, B)),
+    "id_column_missing": Case(
+        gj(feature({"id": "B1"}, B)),
         "buildings",
         InvalidInputError,
-        "colour",
-        "every column is a known field or mapped",
+        "id_column",
+        "the id column exists",
+        options={"id_column": "楼号"},
+    ),
+    "streets_file_of_polygons": Case(
+        gj(feature({"id": "S1"}, B)), "streets", GeometryError, "geometry", "streets are lines"
+    ),
+    "street_without_length": Case(
+        gj(feature({"id": "S1"}, LineString([(117.26, 34.8), (117.26, 34.8)]))),
+        "streets",
+        GeometryError,
+        "geometry",
+        "a line of two or more distinct points",
+    ),
+    "barrier_unknown_kind": Case(
+        gj(feature({"id": "R1", "kind": "lake"}, LINE)), "barriers", InvalidInputError, "kind", "kind is one of"
+    ),
+    "barriers_file_of_points": Case(
+        gj(feature({"id": "R1", "kind": "river"}, P)),
+        "barriers",
+        GeometryError,
+        "geometry",
+        "barriers are lines or polygons",
     ),
     "missing_required_column": Case(
         gj(feature({"id": "S1", "name": "站"}, P)),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, Point, box
 from sqlalchemy import Engine, text
 
 from gisgrid.crs import to_wgs84
@@ -28,7 +28,7 @@ from tests.integration.test_file_import import (
 )
 
 # complexes before buildings and stations, so that those are linked to the complex they lie in
-IMPORTABLE = ("areas", "complexes", "buildings", "stations", "staff", "incidents")
+IMPORTABLE = ("areas", "complexes", "buildings", "stations", "staff", "incidents", "barriers")
 DATES = {"owners_committee_since", "planned_on", "building_since", "opened_on", "closed_on"}
 
 
@@ -60,10 +60,11 @@ def load_everything(engine: Engine, d: Path) -> None:
             d / "b.geojson",
             [
                 feature(
-                    {"id": "B1", "户数": 24, "楼层": 6, "类型": "residential_slab", "名称": "1号楼"},
+                    {"id": "B1", "户数": 24, "楼层": 6, "类型": "residential_slab", "名称": "1号楼", "高度": 18.5,
+                     "备注": "临街", "产权单位": "房管所"},
                     bldg(117.256, 34.796),
                 ),
-                feature({"id": "B2", "楼层": 11, "单元数": 2}, bldg(117.257, 34.796)),
+                feature({"id": "B2", "楼层": 11, "单元数": 2, "备注": None, "产权单位": 7}, bldg(117.257, 34.796)),
                 feature({"id": "B3"}, bldg(117.264, 34.796)),
             ],
         ),
@@ -116,6 +117,19 @@ def load_everything(engine: Engine, d: Path) -> None:
             ],
         ),
         "incidents",
+    )
+    run(
+        engine,
+        write_geojson(
+            d / "r.geojson",
+            [
+                feature(
+                    {"id": "R1", "kind": "river", "name": "蟠龙河"}, LineString([(117.25, 34.79), (117.27, 34.81)])
+                ),
+                feature({"id": "W1", "kind": "water"}, box(117.27, 34.79, 117.272, 34.792)),
+            ],
+        ),
+        "barriers",
     )
 
 

@@ -35,6 +35,7 @@ TABLE_COUNTS = {
     "station": "SELECT count(*) FROM station WHERE source = 'osm'",
     "street_node": "SELECT count(*) FROM street_node WHERE source_ref LIKE 'node/%'",
     "street_edge": "SELECT count(*) FROM street_edge WHERE source = 'osm'",
+    "barrier": "SELECT count(*) FROM barrier WHERE source = 'osm'",
 }
 
 
@@ -171,7 +172,9 @@ def test_xml_import_with_links_and_rejection(clean_db: Engine, tmp_path: Path) -
             " VALUES ('110108001001', 'community', '测试社区', :g) RETURNING id"), {"g": square}).scalar_one()
     report = import_osm(clean_db, read_osm(write_sample_osm(tmp_path)), progress=False)
 
-    assert counts(clean_db) == {"building": 2, "complex": 1, "station": 2, "street_node": 6, "street_edge": 4}
+    assert counts(clean_db) == {
+        "building": 2, "complex": 1, "station": 2, "street_node": 6, "street_edge": 4, "barrier": 0
+    }
     [p] = [p for p in report.problems if p.action == "rejected"]
     assert (p.feature, p.field, p.rule) == ("way/101", "geometry", "valid geometry")
     assert p.message.startswith("Self-intersection")

@@ -74,7 +74,8 @@ def test_chinese_columns_and_values_are_mapped(tmp_path: Path) -> None:
         ],
     )
     gdf = read_layer(path, kind="stations")
-    assert list(gdf.columns) == ["id", "name", "kind", "status", "opened_on", "geometry"]
+    assert list(gdf.columns) == ["id", "name", "kind", "status", "opened_on", "geometry", "attributes"]
+    assert gdf["attributes"].tolist() == [{}] * len(gdf)
     assert gdf["id"].tolist() == ["7"]
     clean, problems = validate_features(gdf, "stations")
     assert problems == []
@@ -166,7 +167,7 @@ def test_codes_ids_and_schemas() -> None:
     assert division_level("370403200000") == ("town", "370403000000")
     assert split_source_id("synthetic:b1") == ("synthetic", "b1")
     assert split_source_id("http://x") == ("import", "http://x")
-    assert {s.geometry for s in SCHEMAS.values()} == {"polygon", "point", None}
+    assert {s.geometry for s in SCHEMAS.values()} == {"polygon", "point", "line", "line_or_polygon", None}
 
 
 def test_truncated_shapefile_names_are_recognised(tmp_path: Path) -> None:

@@ -212,7 +212,8 @@ def test_every_problem_is_collected_at_once() -> None:
         [(116.303, 39.905, 100, 9), (116.313, 39.905, 600, 9), (116.3003, 39.9003, 10),
          (116.3101, 39.9071, 10)]
     )
-    problems = validate_grids(grids(rows), homes, COMMUNITY)
+    homes["grid_code"] = [B, None, None, None]  # recorded in B, lies in A
+    problems = validate_grids(grids(rows), homes, COMMUNITY, check_recorded=True)
     assert {p.rule for p in problems} == set(RULES)
     assert [p.rule for p in problems] == sorted((p.rule for p in problems), key=RULES.index)
     text = format_problems(problems)
@@ -246,3 +247,17 @@ def test_other_crs_is_reprojected_and_no_crs_is_an_error() -> None:
     assert exc.value.field == "grids"
     with pytest.raises(InvalidInputError):
         validate_grids(plan, balanced(), COMMUNITY, min_households=600, max_households=500)
+
+
+def test_building_outside_its_recorded_grid_is_named_by_its_source_id_and_name() -> None:
+    homes = buildings([(116.303, 39.905, 300), (116.313, 39.905, 300)])
+    homes["grid_code"] = [B, B]  # the first moved into A after the grids were published
+    homes["label"] = ["osm:way/77 3号楼", None]
+    plan = grids([(A, WEST), (B, EAST)])
+    assert not [p for p in validate_grids(plan, homes, COMMUNITY) if p.rule == "building_outside_grid"]
+    found = [p for p in validate_grids(plan, homes, COMMUNITY, check_recorded=True)
+             if p.rule == "building_outside_grid"]
+    assert len(found) == 1
+    assert found[0].grid_codes == (B, A)
+    assert "osm:way/77 3号楼" in found[0].message and f"recorded in grid {B}" in found[0].message
+    assert found[0].details == {"recorded": B, "lies_in": [A]}
