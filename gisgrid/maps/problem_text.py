@@ -32,6 +32,13 @@ def _households(p: Any, d: Mapping[str, Any]) -> str:
     return f"网格{p.grid_code}有{d.get('households', '?')}户，不在{d.get('min', '?')}–{d.get('max', '?')}户的范围内"
 
 
+def _outside(p: Any, d: Mapping[str, Any]) -> str:
+    lies_in = tuple(d.get("lies_in") or ())
+    where = f"实际位于网格{_codes(lies_in)}" if lies_in else "实际不在任何网格内"
+    return (f"楼栋{_label(d, 'building_label', p.building)}记在网格{d.get('recorded', '?')}，{where}"
+            "（楼栋已移动或网格已重画）：请重新导入或重新发布网格")
+
+
 def _complex(p: Any, d: Mapping[str, Any]) -> str:
     per_grid = d.get("per_grid") or {}
     shares = "，".join(f"{code} {hh}户" for code, hh in sorted(per_grid.items()))
@@ -56,10 +63,7 @@ _ZH: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
                                          f"（{d.get('households', '?')}户）不在任何网格内"),
     "building_in_several": lambda p, d: (f"楼栋{_label(d, 'building_label', p.building)}跨"
                                          f"{len(p.grid_codes)}个网格：{_codes(p.grid_codes)}"),
-    "building_outside_grid": lambda p, d: (f"楼栋{_label(d, 'building_label', p.building)}记在网格{d.get('recorded', '?')}，"
-                                           + (f"实际位于网格{_codes(list(d.get('lies_in') or []))}"
-                                              if d.get("lies_in") else "实际不在任何网格内")
-                                           + "（楼栋已移动或网格已重画）：请重新导入或重新发布网格"),
+    "building_outside_grid": _outside,
     "complex_split": _complex,
     "sliver": lambda p, d: (f"网格{p.grid_code}过小或过于狭长（{_n(d.get('area_m2'))}平方米，"
                             f"紧凑度{_n(d.get('polsby_popper'), 3)}）"),
