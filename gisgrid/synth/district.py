@@ -1,9 +1,9 @@
 """The demo district as a whole: its identity, the frames it is made of, and the generator.
 
 :func:`generate_district` draws the parts in a fixed order from one seeded generator — blocks,
-housing, streets and communities, complexes, buildings, roads, stations, people, incidents — so
-the same seed and ``today`` always give identical frames. Changing that order (or drawing one more
-random number anywhere) changes every district generated after it.
+housing, streets and communities, complexes, buildings, roads and footways (no draws), stations,
+people, incidents — so the same seed and ``today`` always give identical frames. Changing that order
+(or drawing one more random number anywhere) changes every district generated after it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pyproj import Transformer
 
 from gisgrid.catalog import categories
 from gisgrid.errors import InvalidInputError
-from gisgrid.synth.geometry import METRIC_CRS, WGS84, as_multi
 from gisgrid.synth.footways import make_footways
+from gisgrid.synth.geometry import METRIC_CRS, WGS84, as_multi
 from gisgrid.synth.housing import draw_housing, make_buildings, make_complexes
 from gisgrid.synth.incidents import make_incidents
 from gisgrid.synth.layout import SOURCE, city_blocks, make_roads, split_areas

@@ -20,6 +20,8 @@ All of it is ``highway = 'footway'`` without a name; footways do not cut blocks 
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -41,7 +43,7 @@ def _lines(rows: list[Row]) -> tuple[np.ndarray, list[list[float]]]:
     middle of each gap between rows, the ring's north side — and each row's connectors (their x): one
     in every gap between two neighbouring buildings' slots."""
     ry = CELL_H / 2 - RING_INSET
-    aisles = [((a.y + a.half_h) + (b.y - b.half_h)) / 2 for a, b in zip(rows[:-1], rows[1:], strict=True)]
+    aisles = [((a.y + a.half_h) + (b.y - b.half_h)) / 2 for a, b in itertools.pairwise(rows)]
     conn = []
     for r in rows:
         xs = np.asarray(r.xs)
@@ -81,7 +83,7 @@ def make_footways(
                                                                                      strict=True)}
 
         def node(x: float, y: float, exact: tuple[float, float] | None = None, *, k: int = k,
-                 index: dict[tuple[int, int], int] = index) -> int:
+                 index: dict[tuple[int, int], int] = index, cx: float = cx, cy: float = cy) -> int:
             at = (round(x * _MM), round(y * _MM))
             if at not in index:
                 index[at] = len(node_xy)
@@ -91,7 +93,7 @@ def make_footways(
 
         def path(points: list[tuple[float, float]], first: tuple[float, float] | None = None) -> None:
             keys = [node(x, y, first if i == 0 else None) for i, (x, y) in enumerate(points)]
-            for a, b in zip(keys[:-1], keys[1:], strict=True):
+            for a, b in itertools.pairwise(keys):
                 if a != b:
                     seg_a.append(a)
                     seg_b.append(b)
@@ -109,11 +111,12 @@ def make_footways(
         line_of = np.searchsorted(row_y, housing.dy[b])  # a building's door faces the line south of its row
         foot_x = np.empty(len(b))
         for m, ((dx, _), ln) in enumerate(zip(door, line_of, strict=True)):
-            near = [x for x in on_line[ln] if abs(x - dx) < MERGE_M]  # no sliver edges: meet a node close by
-            foot_x[m] = near[0] if near else float(dx)
+            nearest = min(sorted(on_line[ln]), key=lambda x: abs(x - float(dx)))
+            # no sliver edges: a branch meets a node close by rather than beside it
+            foot_x[m] = nearest if abs(nearest - dx) < MERGE_M else float(dx)
             on_line[ln].add(float(foot_x[m]))
-        for ln, xs in enumerate(on_line):
-            path([(x, float(ys[ln])) for x in sorted(xs)])
+        for ln, at_x in enumerate(on_line):
+            path([(x, float(ys[ln])) for x in sorted(at_x)])
         close = ys[np.abs(ys) < MERGE_M]
         ew = float(close[0]) if close.size else 0.0  # where the east and west gate stubs meet the ring
         side = sorted({*ys.tolist(), ew})

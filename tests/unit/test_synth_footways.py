@@ -136,7 +136,7 @@ def test_footways_stay_clear_of_buildings(district: DemoDistrict) -> None:
     foot = district.street_edges[district.street_edges["highway"] == "footway"].to_crs(METRIC).geometry.values
     inner = shapely.buffer(district.buildings.to_crs(METRIC).geometry.values, -0.01)
     tree = shapely.STRtree(inner)
-    left, right = tree.query(foot, predicate="intersects")
+    left, _ = tree.query(foot, predicate="intersects")
     assert left.size == 0, "a footway runs through a building"
     # and every building is reached from its own door: the door's snap is the branch's end, offset 0
     net = _network(district)
