@@ -115,7 +115,7 @@ def _complex_entrances(
     """(ref, name, site) of every complex: one site per gate where gates are known, else its outline's
     point nearest a street."""
     ids, names = _ids(complexes), _names(complexes)
-    polys = net.to_metric(complexes.geometry)
+    outlines = shapely.boundary(net.to_metric(complexes.geometry))  # a footway inside is no entrance
     refs: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     sites: list[np.ndarray] = []
@@ -134,10 +134,10 @@ def _complex_entrances(
         sites.append(net.to_metric(gates.geometry)[known])
     rest = np.flatnonzero(~gated)
     if len(rest):
-        edge = net.edge_tree.query_nearest(polys[rest], all_matches=False)[1]
+        edge = net.edge_tree.query_nearest(outlines[rest], all_matches=False)[1]
         refs.append(ids[rest])
         labels.append(names[rest])
-        sites.append(shapely.get_point(shapely.shortest_line(polys[rest], net.edge_lines[edge]), 0))
+        sites.append(shapely.get_point(shapely.shortest_line(outlines[rest], net.edge_lines[edge]), 0))
     if not refs:
         return (np.zeros(0, dtype=object),) * 3  # type: ignore[return-value]
     return np.concatenate(refs), np.concatenate(labels), np.concatenate(sites)

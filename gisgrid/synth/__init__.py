@@ -16,9 +16,12 @@ How the district is built
   ``levels × units × per_floor`` — a few flats used as shops or offices).
 * Blocks are split into streets (街道) and streets into communities (社区) by recursive bisection
   weighted by households, so both tile the urban area and each community has about 4,000 households.
-* Roads run along the block edges (arterials every second/fourth line), stations sit in the strips
-  between road and complex, red heart stations at the complex gates, and a year of incidents is
-  scattered near buildings in proportion to households.
+* Roads run along the block edges (arterials every second/fourth line). Each complex has a gate at the
+  midpoint of each block side and footways inside (``highway='footway'``): a ring inside the fence, a
+  path in front of every row of buildings and between neighbours, and a branch to every door, so a
+  household is walked to through its complex. Stations sit in the strips between road and complex, red
+  heart stations just inside the complex fence, and a year of incidents is scattered near buildings in
+  proportion to households.
 
 All frames are in EPSG:4326 and use *local keys* (``community_code``, ``complex_key``,
 ``company_name``, ``staff_key``, ``incident_key``, …) that :func:`layers.demo.load_district` resolves
@@ -26,7 +29,7 @@ to database ids. Every frame whose table has a ``source`` column carries ``sourc
 
 Modules: :mod:`~gisgrid.synth.district` (the result and the generator), :mod:`~gisgrid.synth.layout`
 (blocks, streets and communities, roads), :mod:`~gisgrid.synth.housing` (complexes, buildings,
-companies), :mod:`~gisgrid.synth.stations`, :mod:`~gisgrid.synth.people`,
+companies), :mod:`~gisgrid.synth.footways`, :mod:`~gisgrid.synth.stations`, :mod:`~gisgrid.synth.people`,
 :mod:`~gisgrid.synth.incidents`, and the helpers :mod:`~gisgrid.synth.names` and
 :mod:`~gisgrid.synth.geometry`.
 """

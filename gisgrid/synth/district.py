@@ -1,9 +1,9 @@
 """The demo district as a whole: its identity, the frames it is made of, and the generator.
 
 :func:`generate_district` draws the parts in a fixed order from one seeded generator — blocks,
-housing, streets and communities, complexes, buildings, roads, stations, people, incidents — so
-the same seed and ``today`` always give identical frames. Changing that order (or drawing one more
-random number anywhere) changes every district generated after it.
+housing, streets and communities, complexes, buildings, roads and footways (no draws), stations,
+people, incidents — so the same seed and ``today`` always give identical frames. Changing that order
+(or drawing one more random number anywhere) changes every district generated after it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pyproj import Transformer
 
 from gisgrid.catalog import categories
 from gisgrid.errors import InvalidInputError
+from gisgrid.synth.footways import make_footways
 from gisgrid.synth.geometry import METRIC_CRS, WGS84, as_multi
 from gisgrid.synth.housing import draw_housing, make_buildings, make_complexes
 from gisgrid.synth.incidents import make_incidents
@@ -60,10 +61,13 @@ class DemoDistrict:
         source_ref, geom`` (MultiPolygon footprint) and ``entrance`` (Point on the footprint edge,
         a second GeoSeries).
     street_nodes
-        ``node_key, source_ref, component, geom``.
+        ``node_key, source_ref, component, geom``: road corners and block-side midpoints (the gates,
+        ``synthetic:node:…``), then the footway nodes inside the complexes (``synthetic:foot:…``), the
+        buildings' doors among them.
     street_edges
         ``edge_key, source_node_key, target_node_key, length_m, name, highway, source, source_ref,
-        geom`` (LineString; ``length_m`` measured in UTM 50N).
+        geom`` (LineString; ``length_m`` measured in UTM 50N): the roads (``primary``, ``secondary``,
+        ``residential``, named), then the complexes' footways (``footway``, no name).
     stations
         ``name, kind, status, planned_on, building_since, opened_on, closed_on, service_radius_m,
         community_code, complex_key, source, source_ref, geom``.
@@ -105,7 +109,8 @@ class DemoDistrict:
 
     @property
     def streets(self) -> gpd.GeoDataFrame:
-        """The road network as LineStrings with ``name`` and ``highway`` (alias of ``street_edges``)."""
+        """The walking network — roads and footways — as LineStrings with ``name`` and ``highway``
+        (alias of ``street_edges``)."""
         return self.street_edges
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -123,10 +128,11 @@ class DemoDistrict:
         -------
         dict
             ``streets, communities, complexes, unmanaged_complexes, property_companies, buildings,
-            households, road_km, stations (by kind), stations_by_status, departments, staff,
+            households, road_km, footway_km, stations (by kind), stations_by_status, departments, staff,
             assignments, incidents, incidents_by_status, incident_events``.
         """
         levels = self.admin_areas["level"].value_counts()
+        foot = (self.street_edges["highway"] == "footway").to_numpy()
         return {
             "streets": int(levels.get("street", 0)),
             "communities": int(levels.get("community", 0)),
@@ -135,7 +141,8 @@ class DemoDistrict:
             "property_companies": len(self.property_companies),
             "buildings": len(self.buildings),
             "households": int(self.buildings["households"].sum()),
-            "road_km": round(float(self.street_edges["length_m"].sum()) / 1000.0),
+            "road_km": round(float(self.street_edges.loc[~foot, "length_m"].sum()) / 1000.0),
+            "footway_km": round(float(self.street_edges.loc[foot, "length_m"].sum()) / 1000.0),
             "stations": {k: int(v) for k, v in self.stations["kind"].value_counts().sort_index().items()},
             "stations_by_status": {
                 k: int(v) for k, v in self.stations["status"].value_counts().sort_index().items()
@@ -262,10 +269,13 @@ def generate_district(
         rng, today, n_complex, housing.complex_type, cell_x, cell_y, comm_codes[comm_of], to_wgs
     )
     complex_keys = complexes["complex_key"].to_numpy()
-    buildings, bx, by = make_buildings(
+    buildings, bx, by, doors = make_buildings(
         rng, housing, cell_x, cell_y, complex_keys, comm_codes[comm_of[b_cx]], to_wgs
     )
-    nodes, edges = make_roads(blocks.i[cells], blocks.j[cells], blocks.x0, blocks.y0, to_wgs)
+    roads = make_roads(blocks.i[cells], blocks.j[cells], blocks.x0, blocks.y0, to_wgs)
+    foot_nodes, foot_edges = make_footways(housing, cell_x, cell_y, doors, roads, to_wgs)
+    nodes = pd.concat([roads.nodes, foot_nodes], ignore_index=True)
+    edges = pd.concat([roads.edges, foot_edges], ignore_index=True)
     stations = make_stations(rng, today, cell_x, cell_y, areas, complexes, to_wgs)
 
     categories = load_categories()

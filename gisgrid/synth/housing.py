@@ -85,14 +85,18 @@ def draw_housing(rng: np.random.Generator, n_blocks: int, households: int) -> Ho
     return Housing(n_cx[:n_complex], b_cx, b_dx, b_dy, b_tower, b_levels, b_units, b_pf, b_hh)
 
 
+def _extents() -> tuple[tuple[float, float], tuple[float, float]]:
+    """Half-extents (x, y) of the largest slab and tower, rotated by up to ``MAX_ROT``."""
+    c, s = math.cos(MAX_ROT), math.sin(MAX_ROT)
+    slab_l, slab_w, tower = 78.0, 12.0, 35.0  # largest footprints
+    return ((slab_l * c + slab_w * s) / 2, (slab_l * s + slab_w * c) / 2), (tower * (c + s) / 2,) * 2
+
+
 def _templates() -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Slot lattices per complex type (0 slab, 1 tower, 2 mixed): (dx, dy, is_tower) from the cell centre."""
     x0, x1 = -CELL_W / 2 + SLOT_INSET, CELL_W / 2 - SLOT_INSET
     y0, y1 = -CELL_H / 2 + SLOT_INSET, CELL_H / 2 - SLOT_INSET
-    c, s = math.cos(MAX_ROT), math.sin(MAX_ROT)
-    slab_l, slab_w, tower = 78.0, 12.0, 35.0  # largest footprints
-    shx, shy = (slab_l * c + slab_w * s) / 2, (slab_l * s + slab_w * c) / 2
-    thx = thy = tower * (c + s) / 2
+    (shx, shy), (thx, thy) = _extents()
     out = {}
     sx, sy = lattice(x0, x1, y0, y1, shx, shy, 90.0, 37.0)
     out[0] = (sx, sy, np.zeros(sx.size, bool))
@@ -102,6 +106,35 @@ def _templates() -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     msx, msy = lattice(x0, x1, y0, ymid - 5, shx, shy, 90.0, 37.0)
     mtx, mty = lattice(x0, x1, ymid + 5, y1, thx, thy, 55.0, 55.0)
     out[2] = (np.r_[msx, mtx], np.r_[msy, mty], np.r_[np.zeros(msx.size, bool), np.ones(mtx.size, bool)])
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of building slots of a complex type, relative to the block centre: its ``y``, the
+    half-height of its largest building (``half_h``), its slots' ``xs`` and their largest half-width."""
+
+    y: float
+    half_h: float
+    xs: tuple[float, ...]
+    half_w: float
+
+
+def slot_rows() -> dict[int, list[Row]]:
+    """The rows of slots of each complex type (0 slab, 1 tower, 2 mixed), south to north.
+
+    Every building stands in one row and no building reaches outside ``y ± half_h`` or, around its slot,
+    ``x ± half_w``: the footways run in the gaps (:mod:`gisgrid.synth.footways`).
+    """
+    (shx, shy), (thx, thy) = _extents()
+    out: dict[int, list[Row]] = {}
+    for t, (xs, ys, tw) in _templates().items():
+        rows = []
+        for y in np.unique(ys):
+            sel = ys == y
+            tower = bool(tw[sel][0])
+            rows.append(Row(float(y), thy if tower else shy, tuple(np.sort(xs[sel]).tolist()), thx if tower else shx))
+        out[t] = rows
     return out
 
 
@@ -229,8 +262,9 @@ def make_buildings(
     complex_keys: np.ndarray,
     community_codes: np.ndarray,
     to_wgs: Transformer,
-) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
-    """The buildings frame, and each building's centre in UTM 50N (incidents are scattered around it).
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """The buildings frame, each building's centre in UTM 50N (incidents are scattered around it) and
+    its door, ``(n, 2)`` in UTM 50N: the middle of the footprint's south side, which is the ``entrance``.
 
     ``cell_x``, ``cell_y`` are the centres of the built blocks, ``community_codes`` each building's.
     """
@@ -248,10 +282,8 @@ def make_buildings(
     nb = b_cx.size
     foot = shapely.multipolygons(shapely.polygons(rings), indices=np.arange(nb))
     foot = reproject(foot, to_wgs)
-    ring_w = shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_geometry(foot, 0))).reshape(
-        nb, 5, 2
-    )
-    entrance = shapely.points((ring_w[:, 0, :] + ring_w[:, 1, :]) / 2)  # middle of the south side
+    doors = (rings[:, 0, :] + rings[:, 1, :]) / 2  # middle of the south side: centre + rotated (0, -hh)
+    entrance = reproject(shapely.points(doors), to_wgs)
     b_start = np.searchsorted(b_cx, np.arange(n_complex))
     b_no = np.arange(nb) - b_start[b_cx] + 1
     bkeys = np.array([f"syn-bldg-{k:06d}" for k in range(nb)], dtype=object)
@@ -275,4 +307,4 @@ def make_buildings(
         },
         geometry=gpd.GeoSeries(foot, crs=WGS84),
     ).rename_geometry("geom")
-    return buildings, bx, by
+    return buildings, bx, by, doors

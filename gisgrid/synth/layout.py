@@ -5,7 +5,8 @@
   urban area grows outward as the household count grows.
 * Blocks are split into streets (街道) and streets into communities (社区) by recursive bisection
   weighted by households, so both tile the urban area and each community has about 4,000 households.
-* Roads run along every block edge: arterials every second/fourth lattice line.
+* Roads run along every block edge: arterials every second/fourth lattice line. Each block side is two
+  edges meeting at its midpoint, where the complex has a gate (:mod:`gisgrid.synth.footways`).
 """
 
 from __future__ import annotations
@@ -172,10 +173,28 @@ def split_areas(
     )
 
 
-def make_roads(
-    ci: np.ndarray, cj: np.ndarray, cx0: float, cy0: float, to_wgs: Transformer
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Road segments along every block edge; lattice corner (i, j) is the south-west corner of cell (i, j)."""
+@dataclass(frozen=True)
+class Roads:
+    """The road network: nodes and edges (WGS84), and the gates of every built block.
+
+    ``gates[k]`` holds the node keys of block ``k``'s four side midpoints — south, east, north, west —
+    where the complex's gates open onto the road (:mod:`gisgrid.synth.footways` walks in from there).
+    """
+
+    nodes: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame
+    xy: np.ndarray  # (n_nodes, 2) node positions in UTM 50N, by node key
+    gates: np.ndarray  # (n_blocks, 4) node keys: S, E, N, W
+
+
+def make_roads(ci: np.ndarray, cj: np.ndarray, cx0: float, cy0: float, to_wgs: Transformer) -> Roads:
+    """Road segments along every block edge, each in two halves meeting at the block side's midpoint.
+
+    Lattice corner (i, j) is the south-west corner of cell (i, j). Every road segment between two
+    corners is a side of one or two blocks; its midpoint is a node (a gate of those blocks), so the
+    segment is stored as two edges, one after the other in the frame (names and classes in the same
+    order as the segments).
+    """
     i0, j0 = int(ci.min()), int(cj.min())
     span = int(cj.max() - j0) + 2
 
@@ -187,21 +206,23 @@ def make_roads(
     b_i = np.r_[ci + 1, ci + 1, ci, ci + 1]
     b_j = np.r_[cj, cj + 1, cj + 1, cj + 1]
     pairs = np.unique(np.stack([key(a_i, a_j), key(b_i, b_j)], axis=1), axis=0)
-    node_keys = np.unique(pairs)
-    ni, nj = node_keys // span + i0, node_keys % span + j0
+    corner_keys = np.unique(pairs)
+    n_corner, n_seg = corner_keys.size, len(pairs)
+    ni, nj = corner_keys // span + i0, corner_keys % span + j0
     nx, ny = cx0 + (ni - 0.5) * CELL_W, cy0 + (nj - 0.5) * CELL_H
-    node_pts = reproject(shapely.points(nx, ny), to_wgs)
-    nodes = gpd.GeoDataFrame(
-        {
-            "node_key": node_keys,
-            "source_ref": [f"synthetic:node:{i}:{j}" for i, j in zip(ni, nj, strict=True)],
-            "component": None,
-        },
-        geometry=gpd.GeoSeries(node_pts, crs=WGS84),
-    ).rename_geometry("geom")
+    pos = np.searchsorted(corner_keys, pairs)
+    mx, my = (nx[pos[:, 0]] + nx[pos[:, 1]]) / 2, (ny[pos[:, 0]] + ny[pos[:, 1]]) / 2
     ai, aj = pairs[:, 0] // span + i0, pairs[:, 0] % span + j0
     bj = pairs[:, 1] % span + j0
     horizontal = aj == bj
+    node_pts = reproject(shapely.points(np.r_[nx, mx], np.r_[ny, my]), to_wgs)
+    refs = [f"synthetic:node:{i}:{j}" for i, j in zip(ni, nj, strict=True)] + [
+        f"synthetic:node:{i}:{j}:{'h' if h else 'v'}" for i, j, h in zip(ai, aj, horizontal, strict=True)
+    ]
+    nodes = gpd.GeoDataFrame(
+        {"node_key": np.arange(n_corner + n_seg), "source_ref": refs, "component": None},
+        geometry=gpd.GeoSeries(node_pts, crs=WGS84),
+    ).rename_geometry("geom")
     line = np.where(horizontal, aj, ai)  # E-W roads are numbered by row, N-S by column
     highway = np.where(line % 4 == 0, "primary", np.where(line % 2 == 0, "secondary", "residential")).astype(
         object
@@ -213,20 +234,39 @@ def make_roads(
         k = int(ln) % (len(pool) * 3)
         base = pool[k % len(pool)] + ("" if k < len(pool) else cn_number(k // len(pool) + 1))
         names.append(base + ("路" if h else "街") if hw != "residential" else base + "巷")
-    pos = np.searchsorted(node_keys, pairs)
-    coords = np.stack([np.c_[nx[pos[:, 0]], ny[pos[:, 0]]], np.c_[nx[pos[:, 1]], ny[pos[:, 1]]]], axis=1)
+    mid = n_corner + np.arange(n_seg)
+    src = np.stack([pos[:, 0], mid], axis=1).ravel()  # segment s -> edges 2s (corner–mid), 2s+1 (mid–corner)
+    dst = np.stack([mid, pos[:, 1]], axis=1).ravel()
+    xs, ys = np.r_[nx, mx], np.r_[ny, my]
+    coords = np.stack([np.c_[xs[src], ys[src]], np.c_[xs[dst], ys[dst]]], axis=1)
     lines_m = shapely.linestrings(coords)
+    n_edge = 2 * n_seg
     edges = gpd.GeoDataFrame(
         {
-            "edge_key": np.arange(len(pairs)),
-            "source_node_key": pairs[:, 0],
-            "target_node_key": pairs[:, 1],
+            "edge_key": np.arange(n_edge),
+            "source_node_key": src,
+            "target_node_key": dst,
             "length_m": shapely.length(lines_m),
-            "name": names,
-            "highway": highway,
+            "name": np.repeat(np.asarray(names, dtype=object), 2),
+            "highway": np.repeat(highway, 2),
             "source": SOURCE,
-            "source_ref": [f"syn-edge-{k:06d}" for k in range(len(pairs))],
+            "source_ref": [f"syn-edge-{k:06d}" for k in range(n_edge)],
         },
         geometry=gpd.GeoSeries(reproject(lines_m, to_wgs), crs=WGS84),
     ).rename_geometry("geom")
-    return nodes, edges
+
+    def side(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        m = int(corner_keys.max()) + 1
+        seg_code = pairs[:, 0] * m + pairs[:, 1]  # ascending: the pairs are sorted rows
+        return n_corner + np.searchsorted(seg_code, key(*a) * m + key(*b))
+
+    gates = np.stack(
+        [
+            side((ci, cj), (ci + 1, cj)),  # south
+            side((ci + 1, cj), (ci + 1, cj + 1)),  # east
+            side((ci, cj + 1), (ci + 1, cj + 1)),  # north
+            side((ci, cj), (ci, cj + 1)),  # west
+        ],
+        axis=1,
+    )
+    return Roads(nodes, edges, np.c_[xs, ys], gates)

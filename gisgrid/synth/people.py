@@ -79,7 +79,8 @@ def make_people(
     code_pos = {c: k for k, c in enumerate(comm_codes)}
     b_comm = np.array([code_pos[c] for c in buildings["community_code"]], dtype=np.int64)
     bh_keys = group("building_head", b_comm, len(buildings))
-    main_roads = edges.loc[edges["highway"] != "residential", "name"].drop_duplicates().to_numpy(dtype=object)
+    main = edges["highway"].isin(["primary", "secondary"])
+    main_roads = edges.loc[main, "name"].drop_duplicates().to_numpy(dtype=object)
     sh_keys = group("street_head", None, main_roads.size)
     primary = edges.loc[edges["highway"] == "primary", "name"].drop_duplicates().to_numpy(dtype=object)
     shop_keys = group("shop_head", None, primary.size)

@@ -1,7 +1,8 @@
 """Service stations and their rollout: party–masses service centres and stations, service posts,
 police rooms and red heart stations (红心驿站), each planned → building → open (→ closed).
 
-Stations sit in the strip between road and complex; red heart stations at the complex gates.
+Stations sit in the strip between road and complex; red heart stations just inside the complex fence,
+on its ring footway (:mod:`gisgrid.synth.footways`).
 """
 
 from __future__ import annotations
