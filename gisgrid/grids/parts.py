@@ -167,7 +167,9 @@ def owners(parts: pd.DataFrame) -> dict[Any, str | None]:
 
 def part_label(part: Mapping[str, Any] | Any, lang: str = "zh-CN") -> str:
     """``1–2单元`` / ``16–30层`` (``entrances 1–2`` / ``floors 16–30`` in English)."""
-    get = part.get if isinstance(part, Mapping) else (lambda k: getattr(part, k))
+    def get(key: str) -> Any:
+        return part[key] if isinstance(part, Mapping) else getattr(part, key)
+
     entrance = get("kind") == "entrance"
     a, b = (get("entrance_from"), get("entrance_to")) if entrance else (get("floor_from"), get("floor_to"))
     span = f"{int(a)}" if int(a) == int(b) else f"{int(a)}–{int(b)}"

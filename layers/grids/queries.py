@@ -1,8 +1,9 @@
 """Reading grids and what they are drawn over: communities, buildings, complexes, streets, current grids,
-the grids as of a date, a grid's history, live tallies and validation.
+the grids as of a date, a grid's history, live tallies and validation, barriers, building parts.
 
 Nothing here locks or writes. A building counts in the grid that covers its representative point, as
-in :mod:`gisgrid.grids.validate`.
+in :mod:`gisgrid.grids.validate` — except a split building (rows in ``building_part``), which counts
+part by part in the grid owning each part.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import NotFoundError
 from gisgrid.grids import GridProblem, validate_grids
 from gisgrid.grids.edit import tally
+from gisgrid.grids.parts import PART_COLUMNS, empty_parts, parts_from_pieces
 
 SRID = 4326
 
@@ -182,12 +184,64 @@ def _in_community(
 
 
 def load_buildings(session: Session, community_code: str) -> gpd.GeoDataFrame:
-    """The community's buildings (representative point inside it): ``households``, ``units``
-    (entrances), ``complex_id``, ``grid_code``, footprint; indexed by building id."""
+    """The community's buildings (representative point inside it): ``name``, ``households``, ``units``
+    (entrances, 单元), ``levels`` (floors, 层; a building over the maximum without entrances is split
+    by floor range), ``complex_id``, ``grid_code``, ``source_ref``, footprint; indexed by building id."""
     return _in_community(
-        session, "x.id, x.name, x.households, x.units, x.complex_id, x.grid_code, x.geom", "building",
-        "ST_Intersects(c.geom, ST_PointOnSurface(x.geom))", community_code,
+        session,
+        "x.id, x.name, x.households, x.units, x.levels, x.complex_id, x.grid_code, x.source_ref, x.geom",
+        "building", "ST_Intersects(c.geom, ST_PointOnSurface(x.geom))", community_code,
     )
+
+
+def load_barriers(session: Session, community_code: str) -> gpd.GeoDataFrame:
+    """Barriers (rivers, water, railways, walls: ``kind``, ``name``) that meet the community, by id."""
+    return _in_community(
+        session, "x.id, x.kind, x.name, x.geom", "barrier", "ST_Intersects(x.geom, c.geom)", community_code,
+    )
+
+
+_PART_SELECT = (
+    "SELECT p.id, p.building_id AS building, p.part_no, p.kind, p.entrance_from, p.entrance_to, p.floor_from, "
+    "p.floor_to, p.households, p.grid_code, b.name AS building_name FROM building_part p "
+    "JOIN building b ON b.id = p.building_id "
+)
+
+
+def _parts(session: Session, where: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    rows = session.execute(text(_PART_SELECT + "WHERE " + where + " ORDER BY p.building_id, p.part_no"),
+                           dict(params)).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=["id", *PART_COLUMNS, "building_name"])
+    typed = parts_from_pieces(frame[list(PART_COLUMNS)]) if len(frame) else empty_parts()
+    typed["id"] = frame["id"].astype("int64").to_numpy()
+    typed["building_name"] = frame["building_name"].astype(object).to_numpy()
+    return typed
+
+
+def _valid_at(when: datetime | None) -> tuple[str, dict[str, Any]]:
+    if when is None:
+        return "p.valid_to IS NULL", {}
+    return "p.valid_from <= :t AND (p.valid_to IS NULL OR p.valid_to > :t)", {"t": when}
+
+
+def load_parts(session: Session, community_code: str, *, when: date | datetime | None = None) -> pd.DataFrame:
+    """The parts (:data:`gisgrid.grids.parts.PART_COLUMNS` + ``id``, ``building_name``) of the community's
+    split buildings (representative point inside it) — current, or as they were at ``when``."""
+    valid, params = _valid_at(None if when is None else instant(when))
+    return _parts(session, valid + " AND EXISTS (SELECT 1 FROM admin_area c WHERE c.code = :code "
+                  "AND b.geom && c.geom AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom)))",
+                  {"code": community_code, **params})
+
+
+def grid_parts(session: Session, codes: Iterable[str]) -> pd.DataFrame:
+    """The current parts owned by the grids ``codes``."""
+    return _parts(session, "p.valid_to IS NULL AND p.grid_code = ANY(:codes)", {"codes": list(codes)})
+
+
+def building_parts(session: Session, building_ids: Iterable[int]) -> pd.DataFrame:
+    """The current parts of the buildings ``building_ids`` (buildings not split have none)."""
+    return _parts(session, "p.valid_to IS NULL AND p.building_id = ANY(:ids)",
+                  {"ids": [int(i) for i in building_ids]})
 
 
 def load_complexes(session: Session, community_code: str) -> gpd.GeoDataFrame:
@@ -316,7 +370,8 @@ def validate_community(
     :func:`gisgrid.grids.validate_grids`)."""
     place = community(session, community_code)
     rows = current_rows(session, place.id)
+    parts = load_parts(session, community_code)
     return validate(
         session, place, {c: r.geom for c, r in rows.items()},
-        min_households=min_households, max_households=max_households,
+        min_households=min_households, max_households=max_households, pieces=parts if len(parts) else None,
     )
