@@ -40,6 +40,7 @@ from layers.coverage.inputs import (
     complexes_frame,
     history_frame,
     network,
+    parts_frame,
     station_places,
     stations_frame,
 )
@@ -157,7 +158,7 @@ def figures(session: Session, thresholds: Thresholds, *, level: str = "community
     snap = snapshot(session, thresholds, as_of)
     seeds = _seed_codes(session, level, code)
     fig = area_figures(snap.buildings, snap.complexes, snap.stations, thresholds, level=level, code=code,
-                       seed_codes=seeds, names={})
+                       seed_codes=seeds, names={}, parts=parts_frame(session))
     codes = [r["code"] for r in fig.rows if r["code"]] + ([code] if code else [])
     names = area_names(session, codes)
     for row in [*fig.rows, fig.totals]:
