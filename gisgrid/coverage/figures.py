@@ -152,7 +152,10 @@ class ComplexRule:
         homes = pd.DataFrame({"community_code": home_cc, "grid_code": home_grid}, index=ids, dtype=object)
         any_hh = np.zeros(len(ids), dtype=bool)
         any_hh[pos[inside & (hh > 0)]] = True
-        member = np.where(inside & ((hh > 0) | ~any_hh[np.maximum(pos, 0)]), pos, -1)
+        if len(ids) == 0:  # no complexes at all: no building is a member of one
+            member = np.full(len(pos), -1, dtype=pos.dtype)
+        else:
+            member = np.where(inside & ((hh > 0) | ~any_hh[np.maximum(pos, 0)]), pos, -1)
         needed = np.bincount(member[member >= 0], minlength=len(ids))
         return cls(ids, member, needed, homes)
 
