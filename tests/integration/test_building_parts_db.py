@@ -3,6 +3,7 @@ move parts by the rule of ``gisgrid.grids.parts``; rollbacks bring them back; va
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 
 import geopandas as gpd
@@ -88,7 +89,7 @@ def test_plan_and_publish_store_the_parts_of_a_split_building(db: Session, plann
     assert len(parts) >= 2 and all(kind == "entrance" for _, kind, *_ in parts)
     assert [p[0] for p in parts] == list(range(1, len(parts) + 1))
     assert parts[0][2] == 1 and parts[-1][3] == 6
-    assert all(b[2] == a[3] + 1 for a, b in zip(parts, parts[1:], strict=False))  # consecutive entrances
+    assert all(b[2] == a[3] + 1 for a, b in itertools.pairwise(parts))  # consecutive entrances
     assert sum(p[4] for p in parts) == 900 and all(p[4] <= 500 for p in parts)
     assert {p[5] for p in parts} <= set(grids)
     per_grid: dict[str, int] = {}
@@ -96,7 +97,7 @@ def test_plan_and_publish_store_the_parts_of_a_split_building(db: Session, plann
         per_grid[p[5]] = per_grid.get(p[5], 0) + p[4]
     assert building_grid(db, 1) == min(per_grid, key=lambda c: (-per_grid[c], c))
     assert report.published.parts == len(parts) + len(current_parts(db, 2))
-    assert [p["label"] for p in report.parts if p["building"] == 1][0].endswith("单元")
+    assert next(p["label"] for p in report.parts if p["building"] == 1).endswith("单元")
 
     # the tower has no entrances: split by floor range (the partition core's), or reported indivisible
     floors = current_parts(db, 2)
