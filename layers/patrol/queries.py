@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gisgrid.errors import NotFoundError
+from layers.geojson import part_label_sql
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -104,12 +105,8 @@ def grid_area(session: Session, code: str) -> shapely.Geometry:
 _GRID_BUILDINGS = """
     WITH owned AS (
         SELECT building_id, sum(households) AS households,
-               string_agg(CASE WHEN kind = 'entrance' THEN
-                              CASE WHEN entrance_from = entrance_to THEN entrance_from::text
-                                   ELSE entrance_from || '–' || entrance_to END || '单元'
-                          ELSE CASE WHEN floor_from = floor_to THEN floor_from::text
-                                    ELSE floor_from || '–' || floor_to END || '层' END, ', ' ORDER BY part_no) AS parts
-        FROM building_part WHERE valid_to IS NULL AND grid_code = :c GROUP BY building_id)
+               string_agg(""" + part_label_sql("p") + """, ', ' ORDER BY part_no) AS parts
+        FROM building_part p WHERE valid_to IS NULL AND grid_code = :c GROUP BY building_id)
     SELECT b.id, b.name, coalesce(o.households, b.households) AS households, o.parts, b.geom,
            ST_AsBinary(b.entrance) AS entrance_wkb
     FROM building b LEFT JOIN owned o ON o.building_id = b.id

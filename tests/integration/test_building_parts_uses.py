@@ -62,3 +62,29 @@ def test_patrol_plans_stop_at_a_split_building_in_every_owning_grid(db: Session)
             and f["properties"]["building_id"] == bid]
     assert mine == [{"kind": "building", "building_id": bid, "name": "1号楼", "households": 12, "parts": "2单元",
                      "grid_code": G2}]
+
+
+def test_geojson_and_export_show_the_parts(clean_db, tmp_path) -> None:
+    import json
+
+    import geopandas as gpd
+
+    from layers.export import export_layer
+    from layers.geojson import fetch_buildings
+
+    with Session(clean_db) as db:  # committed: the export reads through its own connection
+        world = seed(db)
+        bid = split_first_building(db, world)
+        db.commit()
+        page = json.loads(fetch_buildings(db, grid_code=G2, limit=100).to_json())
+    split = [f for f in page["features"] if f["id"] == bid]
+    assert len(split) == 1  # in G2's page too, though its own grid is G1
+    assert [(p["label"], p["households"], p["grid_code"]) for p in split[0]["properties"]["parts"]] == [
+        ("1单元", 13, G1), ("2单元", 12, G2)]
+    assert all(f["properties"]["parts"] is None for f in page["features"] if f["id"] != bid)
+
+    result = export_layer(clean_db, "building_parts", tmp_path / "parts.gpkg")
+    assert result["features"] == 2
+    back = gpd.read_file(tmp_path / "parts.gpkg", layer="building_parts", engine="pyogrio")
+    assert list(back["label"]) == ["1单元", "2单元"] and list(back["grid_code"]) == [G1, G2]
+    assert list(back["households"]) == [13, 12] and list(back["building_name"]) == ["1号楼", "1号楼"]
