@@ -49,6 +49,7 @@ __all__ = [
     "part_tallies",
     "parts_after_edit",
     "parts_from_pieces",
+    "typed_parts",
 ]
 
 PART_COLUMNS = ("building", "part_no", "kind", "entrance_from", "entrance_to", "floor_from", "floor_to",
@@ -60,6 +61,12 @@ _AXIS_INSET = 0.1  # as the partition places entrance runs: the middle 80 % of t
 def empty_parts() -> pd.DataFrame:
     """A frame of no parts with the columns of :data:`PART_COLUMNS`."""
     return _typed(pd.DataFrame({c: [] for c in PART_COLUMNS}))
+
+
+def typed_parts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :data:`PART_COLUMNS` of ``frame`` with their types, not checked (some parts of a
+    building may be missing, e.g. the parts one grid owns)."""
+    return _typed(frame)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -99,6 +99,8 @@ GRID_TEXT: dict[str, dict[str, str]] = {
         "code": "网格编号",
         "version": "版本",
         "unit": "户",
+        "split": "分段楼栋",
+        "parts": "楼栋分段",
         "summary": "{n}个网格，{ok}个户数达标，{p}个问题",
     },
     "en": {
@@ -119,6 +121,8 @@ GRID_TEXT: dict[str, dict[str, str]] = {
         "code": "Grid code",
         "version": "Version",
         "unit": "hh",
+        "split": "Split buildings",
+        "parts": "Building parts",
         "summary": "{n} grids, {ok} within the household window, {p} problem(s)",
     },
 }

@@ -24,7 +24,7 @@ from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import NotFoundError
 from gisgrid.grids import GridProblem, validate_grids
 from gisgrid.grids.edit import tally
-from gisgrid.grids.parts import PART_COLUMNS, empty_parts, parts_from_pieces
+from gisgrid.grids.parts import PART_COLUMNS, empty_parts, part_label, parts_from_pieces, typed_parts
 
 SRID = 4326
 
@@ -208,11 +208,15 @@ _PART_SELECT = (
 )
 
 
-def _parts(session: Session, where: str, params: Mapping[str, Any]) -> pd.DataFrame:
+def _parts(session: Session, where: str, params: Mapping[str, Any], *, whole: bool = False) -> pd.DataFrame:
+    """Parts matching ``where``; ``whole``: every part of each building, checked."""
     rows = session.execute(text(_PART_SELECT + "WHERE " + where + " ORDER BY p.building_id, p.part_no"),
                            dict(params)).mappings().all()
     frame = pd.DataFrame([dict(r) for r in rows], columns=["id", *PART_COLUMNS, "building_name"])
-    typed = parts_from_pieces(frame[list(PART_COLUMNS)]) if len(frame) else empty_parts()
+    if not len(frame):
+        typed = empty_parts()
+    else:
+        typed = (parts_from_pieces if whole else typed_parts)(frame[list(PART_COLUMNS)])
     typed["id"] = frame["id"].astype("int64").to_numpy()
     typed["building_name"] = frame["building_name"].astype(object).to_numpy()
     return typed
@@ -230,7 +234,7 @@ def load_parts(session: Session, community_code: str, *, when: date | datetime |
     valid, params = _valid_at(None if when is None else instant(when))
     return _parts(session, valid + " AND EXISTS (SELECT 1 FROM admin_area c WHERE c.code = :code "
                   "AND b.geom && c.geom AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom)))",
-                  {"code": community_code, **params})
+                  {"code": community_code, **params}, whole=True)
 
 
 def grid_parts(session: Session, codes: Iterable[str]) -> pd.DataFrame:
@@ -238,10 +242,29 @@ def grid_parts(session: Session, codes: Iterable[str]) -> pd.DataFrame:
     return _parts(session, "p.valid_to IS NULL AND p.grid_code = ANY(:codes)", {"codes": list(codes)})
 
 
+def grid_summary(session: Session, code: str) -> dict[str, Any]:
+    """Grid ``code``'s current version (:meth:`GridVersion.to_dict`), the parts of split buildings it owns
+    (``building``, ``building_name``, ``part_no``, ``kind``, ``label``, ranges, ``households``) and the
+    households those parts hold; :class:`NotFoundError` if the code has no current version."""
+    current = [v for v in history(session, code) if v.valid_to is None]
+    if not current:
+        raise NotFoundError(f"grid {code} is retired", field="code", feature=code, rule="a current grid")
+    owned = grid_parts(session, [code])
+    parts = [
+        {"building": int(r["building"]), "building_name": r["building_name"], "part_no": int(r["part_no"]),
+         "kind": r["kind"], "label": part_label(r),
+         **{k: None if pd.isna(r[k]) else int(r[k]) for k in ("entrance_from", "entrance_to", "floor_from",
+                                                               "floor_to")},
+         "households": int(r["households"])}
+        for r in owned.to_dict("records")
+    ]
+    return {**current[0].to_dict(), "parts": parts, "parts_households": sum(p["households"] for p in parts)}
+
+
 def building_parts(session: Session, building_ids: Iterable[int]) -> pd.DataFrame:
     """The current parts of the buildings ``building_ids`` (buildings not split have none)."""
     return _parts(session, "p.valid_to IS NULL AND p.building_id = ANY(:ids)",
-                  {"ids": [int(i) for i in building_ids]})
+                  {"ids": [int(i) for i in building_ids]}, whole=True)
 
 
 def load_complexes(session: Session, community_code: str) -> gpd.GeoDataFrame:
