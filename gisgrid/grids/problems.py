@@ -29,6 +29,7 @@ RULES: tuple[str, ...] = (
     "outside_community",
     "building_unassigned",
     "building_in_several",
+    "building_parts_mismatch",
     "complex_split",
     "sliver",
 )

@@ -20,6 +20,9 @@ Rules (in the order they are reported):
 ``outside_community``      a grid spills over the community boundary (geometry: the spill)
 ``building_unassigned``    a building lies in no grid (geometry: its footprint)
 ``building_in_several``    a building lies in two or more grids (geometry: its footprint)
+``building_parts_mismatch`` a building split over grids (``pieces``) whose parts do not hold its
+                           households, or a part owned by a code that is not one of the grids
+                           (geometry: its footprint)
 ``complex_split``          a residential complex's buildings lie in several grids (geometry: the
                            complex); a complex with more households than one grid may hold is reported
                            as a *warning* (the split cannot be avoided)
@@ -354,6 +357,30 @@ def validate_grids(
                     building=bid,
                 )
             )
+
+    # -- split buildings whose parts no longer add up (households changed since) or have no grid
+    if pieces is not None and len(pieces):
+        position = {bid: k for k, bid in enumerate(b.index)}
+        known = set(codes)
+        for bid, group in pieces.groupby("building", sort=True):
+            k = position.get(bid)
+            if k is None:
+                continue
+            total = int(group["households"].sum())
+            orphans = sorted({str(c) for c in group["grid_code"] if str(c) not in known})
+            if total != int(hh[k]) or orphans:
+                why = (f"its parts hold {total} households, the building {int(hh[k])}" if total != int(hh[k])
+                       else f"part(s) owned by {', '.join(orphans)}, which is not one of the grids")
+                problems.append(
+                    GridProblem(
+                        "building_parts_mismatch",
+                        tuple(sorted({str(c) for c in group["grid_code"] if str(c) in known})),
+                        f"building {_plain(bid)} is split over grids but {why}; plan the community again",
+                        footprints[k],
+                        building=bid,
+                        details={"parts_households": total, "households": int(hh[k]), "orphans": orphans},
+                    )
+                )
 
     # -- complexes split between grids
     problems.extend(

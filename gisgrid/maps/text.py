@@ -138,6 +138,7 @@ PROBLEM_RULES_ZH: dict[str, str] = {
     "outside_community": "超出社区边界",
     "building_unassigned": "楼栋未入网格",
     "building_in_several": "楼栋跨多个网格",
+    "building_parts_mismatch": "楼栋分段与户数不符",
     "complex_split": "小区被拆分",
     "sliver": "狭长或过小网格",
 }

@@ -160,6 +160,10 @@ def test_publish_stores_floor_and_entrance_parts(db: Session, published) -> None
     assert building_grid(db, 9) == A and building_grid(db, 10) == A  # ties: the lower code
     assert stored_households(db) == {A: 950, B: 950}
     assert lg.validate_community(db, CC, **WINDOW) == []
+    # a re-import changes the tower's households: its parts no longer hold them, and validation says so
+    db.execute(text("UPDATE building SET households = 640 WHERE id = 10"))
+    (stale,) = lg.validate_community(db, CC, **WINDOW)
+    assert stale.rule == "building_parts_mismatch" and stale.building == 10 and stale.grid_codes == (A, B)
 
 
 def test_publish_refuses_parts_that_do_not_add_up(db: Session, published) -> None:
