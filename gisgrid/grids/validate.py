@@ -363,9 +363,9 @@ def validate_grids(
         position = {bid: k for k, bid in enumerate(b.index)}
         known = set(codes)
         for bid, group in pieces.groupby("building", sort=True):
-            k = position.get(bid)
-            if k is None:
+            if bid not in position:
                 continue
+            k = position[bid]
             total = int(group["households"].sum())
             orphans = sorted({str(c) for c in group["grid_code"] if str(c) not in known})
             if total != int(hh[k]) or orphans:
