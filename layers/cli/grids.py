@@ -68,6 +68,9 @@ def plan_command(
     for r in results:
         for p in r.get("problems", []):
             console.print(f"  {r['community_code']}: {p['rule']}: {p['message']}", highlight=False)
+        for part in r.get("parts", []):  # buildings split over grids, part by part
+            console.print(f"  {r['community_code']}: building {part['building']} {part['label']} "
+                          f"({part['households']} households) → {part['grid_code']}", highlight=False)
 
 
 # ------------------------------------------------------------------------------------------ validate
