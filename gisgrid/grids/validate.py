@@ -140,7 +140,9 @@ def validate_grids(
     area_tolerance_m2
         Overlaps, gaps, spills and stray pieces smaller than this are ignored.
     pieces
-        Buildings split by entrance across grids (see :func:`grid_households`).
+        Buildings split over grids, one row per part (``building``, ``households``, ``grid_code``; see
+        :mod:`gisgrid.grids.parts`): credited part by part, and checked against the buildings'
+        households (``building_parts_mismatch``).
 
     Returns
     -------
