@@ -56,7 +56,8 @@ def building_grid(db: Session, building: int) -> str | None:
 
 
 def stored_households(db: Session) -> dict[str, int]:
-    return dict(db.execute(text("SELECT code, households FROM grid WHERE valid_to IS NULL")).all())
+    return dict(db.execute(text("SELECT code, households FROM grid WHERE valid_to IS NULL AND code LIKE :p"),
+                           {"p": CC + "%"}).all())
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -65,7 +66,8 @@ def stored_households(db: Session) -> dict[str, int]:
 @pytest.fixture
 def planned_community(db: Session) -> AdminArea:
     """A 900-household building with six entrances, a 600-household 30-floor tower without entrances,
-    fourteen buildings of 100, and a river across the community."""
+    fourteen buildings of 100, and a river across the community (2,200 households south of it, 700
+    north)."""
     area = add_community(db)
     add_building(db, area, 1, box(116.305, 39.9045, 116.307, 39.9050), 900, units=6, levels=6)
     add_building(db, area, 2, box(116.315, 39.9050, 116.3153, 39.9053), 600, levels=30)
@@ -73,7 +75,7 @@ def planned_community(db: Session) -> AdminArea:
         x, y = 116.3015 + (i % 7) * 0.0027, 39.9015 + (i // 7) * 0.006
         add_building(db, area, 10 + i, box(x, y, x + 0.0003, y + 0.0002), 100)
     db.add(Barrier(kind="river", name="小清河", source="manual",
-                   geom=WKTElement("LINESTRING(116.30 39.9081, 116.32 39.9081)", srid=4326)))
+                   geom=WKTElement("LINESTRING(116.30 39.906, 116.32 39.906)", srid=4326)))
     db.flush()
     return area
 
