@@ -240,7 +240,9 @@ def buildings_geojson(
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if code is not None:
         if area_level(code, field="code") == "grid":
-            where.append("b.grid_code = :code")
+            # a building split over grids belongs to every grid owning one of its parts
+            where.append("(b.grid_code = :code OR EXISTS (SELECT 1 FROM building_part p WHERE p.building_id = b.id "
+                         "AND p.valid_to IS NULL AND p.grid_code = :code))")
             params["code"] = code
         else:
             where.append("(a.code LIKE :prefix OR (a.code IS NULL AND b.grid_code LIKE :prefix))")

@@ -42,6 +42,9 @@ def test_coverage_figures_per_grid_count_the_parts(db: Session) -> None:
     covered = "service_station_households_covered"
     assert after[G1][covered] + after[G2][covered] == before[G1][covered] + before[G2][covered]
     assert db.execute(text("SELECT grid_code FROM building WHERE id = :b"), {"b": bid}).scalar_one() == G1
+    # the coverage map's buildings of G2 include the building G2 owns a part of
+    page = lc.buildings_geojson(db, Thresholds(), kind="service_station", code=G2, limit=100).to_dict()
+    assert bid in [f["id"] for f in page["features"]]
 
 
 def test_patrol_plans_stop_at_a_split_building_in_every_owning_grid(db: Session) -> None:
