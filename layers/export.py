@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 
 from gisgrid.crs import from_wgs84, resolve_crs
 from gisgrid.errors import InvalidInputError
+from layers.geojson import part_label_sql
 
 __all__ = ["EXPORT_KINDS", "export_layer", "read_table"]
 
@@ -45,6 +46,11 @@ _QUERIES: dict[str, str] = {
                             {_COMPLEX.format(t="b")} AS complex_ref,
                             {_COMMUNITY.format(t="b")} AS community_code, b.grid_code, b.attributes, b.geom
                      FROM building b ORDER BY b.id""",
+    "building_parts": f"""SELECT {_ID.format(t="b")} AS building_ref, b.name AS building_name, p.part_no, p.kind,
+                                 p.entrance_from, p.entrance_to, p.floor_from, p.floor_to, p.households,
+                                 p.grid_code, {part_label_sql("p")} AS label, b.geom
+                          FROM building_part p JOIN building b ON b.id = p.building_id
+                          WHERE p.valid_to IS NULL ORDER BY b.id, p.part_no""",
     "complexes": f"""SELECT {_ID.format(t="c")} AS id, c.name, pc.name AS property_company, c.management,
                             c.owners_committee_since, c.party_org, c.red_property, c.built_year,
                             {_COMMUNITY.format(t="c")} AS community_code, c.attributes, c.geom
@@ -144,9 +150,11 @@ def export_layer(
     engine
         The database.
     kind
-        One of :data:`EXPORT_KINDS`: areas, grids (current versions), buildings, complexes, stations,
-        street_edges, barriers, incidents, staff (no geometry). Buildings, complexes and stations also get
-        one column per key of their ``attributes`` (the source file's columns gisgrid has no field for).
+        One of :data:`EXPORT_KINDS`: areas, grids (current versions), buildings, building_parts (the
+        current parts of buildings split over grids, on their building's footprint; export only),
+        complexes, stations, street_edges, barriers, incidents, staff (no geometry). Buildings, complexes
+        and stations also get one column per key of their ``attributes`` (the source file's columns gisgrid
+        has no field for).
     path
         The output file; the format follows the extension (.geojson/.json or .gpkg) unless ``fmt`` says
         ``GeoJSON`` or ``GPKG``. An existing file is replaced.

@@ -167,6 +167,7 @@ class Filter:
 
     column: str
     allowed: tuple[str, ...] | None = None
+    condition: str | None = None  # SQL with ``{p}`` for the parameter, instead of ``column = value``
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,25 @@ def _point_pair(column: str) -> str:
     x = f"round(ST_X({column})::numeric, {PRECISION})"
     y = f"round(ST_Y({column})::numeric, {PRECISION})"
     return f"json_build_array({x}, {y})"
+
+
+def part_label_sql(p: str = "p") -> str:
+    """SQL for the label of a building part of alias ``p``: ``1–3单元`` or ``16–30层`` (as
+    :func:`gisgrid.grids.parts.part_label`)."""
+    def span(a: str, b: str) -> str:
+        return f"CASE WHEN {p}.{a} = {p}.{b} THEN {p}.{a}::text ELSE {p}.{a} || '–' || {p}.{b} END"
+
+    return (f"CASE WHEN {p}.kind = 'entrance' THEN {span('entrance_from', 'entrance_to')} || '单元' "
+            f"ELSE {span('floor_from', 'floor_to')} || '层' END")
+
+
+#: A split building's current parts as a JSON array (null for a building that is not split).
+BUILDING_PARTS_JSON = (
+    "(SELECT json_agg(json_build_object('part_no', p.part_no, 'kind', p.kind, 'label', " + part_label_sql()
+    + ", 'entrance_from', p.entrance_from, 'entrance_to', p.entrance_to, 'floor_from', p.floor_from, "
+    "'floor_to', p.floor_to, 'households', p.households, 'grid_code', p.grid_code) ORDER BY p.part_no) "
+    "FROM building_part p WHERE p.building_id = t.id AND p.valid_to IS NULL)"
+)
 
 
 LAYERS: dict[str, LayerSpec] = {
@@ -236,11 +256,15 @@ LAYERS: dict[str, LayerSpec] = {
             "complex_id": "t.complex_id",
             "community_code": "c.code",
             "grid_code": "t.grid_code",
+            "parts": BUILDING_PARTS_JSON,
             "entrance": _point_pair("t.entrance"),
         },
         joins="LEFT JOIN admin_area c ON c.id = t.community_id",
         filters={
-            "grid_code": Filter("t.grid_code"),
+            # a split building is in every grid that owns one of its parts
+            "grid_code": Filter("t.grid_code", condition=(
+                "(t.grid_code = {p} OR EXISTS (SELECT 1 FROM building_part p WHERE p.building_id = t.id "
+                "AND p.valid_to IS NULL AND p.grid_code = {p}))")),
             "building_type": Filter("t.building_type", vocab.BUILDING_TYPES),
         },
         area_code="c.code",
@@ -438,7 +462,7 @@ def fetch_page(
                 rule=f"{name} in ({', '.join(flt.allowed)})",
             )
         params[f"f_{name}"] = value
-        where.append(f"{flt.column} = :f_{name}")
+        where.append(flt.condition.format(p=f":f_{name}") if flt.condition else f"{flt.column} = :f_{name}")
     if layer == "grids" and current_only:
         where.append("t.valid_to IS NULL")
     if layer == "incidents" and department_id is not None:

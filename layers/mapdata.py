@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.grids import GridProblem
 from layers.grids import current_grids, load_buildings, validate_community
+from layers.grids.queries import grid_parts
 
 SRID = 4326
 
@@ -100,7 +101,8 @@ def load_grid_layers(
 
     ``grids`` (current versions: code, version, households, community_code), ``problems`` (validation of
     every community shown) and ``buildings`` (footprints; by default only when one community is asked
-    for — a whole district's buildings make a heavy page).
+    for — a whole district's buildings make a heavy page) and ``parts`` (the building parts the grids
+    own, listed in each grid's tooltip).
     """
     grids = current_grids(session, community_code)
     problems: list[GridProblem] = []
@@ -111,4 +113,5 @@ def load_grid_layers(
     if with_buildings is None:
         with_buildings = community_code is not None
     buildings = load_buildings(session, community_code) if with_buildings and community_code else None
-    return {"grids": grids, "problems": problems, "buildings": buildings}
+    parts = grid_parts(session, list(grids["code"])) if len(grids) else None
+    return {"grids": grids, "problems": problems, "buildings": buildings, "parts": parts}

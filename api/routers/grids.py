@@ -245,6 +245,23 @@ def grid_history(
     return {"code": code, "versions": [v.to_dict(geometry=geometry) for v in versions]}
 
 
+@router.get(f"{PREFIX}/{{code}}", summary="A grid's current version and the building parts it owns",
+            responses=READ_RESPONSES)
+def grid_detail(
+    session: SessionDep,
+    user: ReaderDep,
+    code: CodePath,
+    geometry: Annotated[bool, Query(description="include the boundary")] = True,
+) -> dict[str, Any]:
+    """The current version (as in the history) with ``parts``: the parts of buildings split over grids
+    that this grid owns ("1–3单元", "16–30层"), and ``parts_households``, the households they hold."""
+    check_scope(user, code)
+    out = lg.grid_summary(session, code)
+    if not geometry:
+        out.pop("geometry", None)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ edits
 
 

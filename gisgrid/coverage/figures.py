@@ -6,7 +6,8 @@ station with its status on the day in question. Every building, complex and stat
 exactly one row of a level:
 
 * a **building** in the row of its grid (``grid_code``; a building has one) or of its community's
-  street / district by code prefix;
+  street / district by code prefix; a building split over grids (``parts``) counts once there, while
+  its households count part by part in the grid owning each part;
 * a **complex** in the row of its *home* building — the one with the most households (lowest id on a
   tie) — so a complex across two grids counts once; a complex without buildings in its community's;
 * a **station** in the row of its grid or community.
@@ -151,7 +152,10 @@ class ComplexRule:
         homes = pd.DataFrame({"community_code": home_cc, "grid_code": home_grid}, index=ids, dtype=object)
         any_hh = np.zeros(len(ids), dtype=bool)
         any_hh[pos[inside & (hh > 0)]] = True
-        member = np.where(inside & ((hh > 0) | ~any_hh[np.maximum(pos, 0)]), pos, -1)
+        if len(ids) == 0:  # no complexes at all: no building is a member of one
+            member = np.full(len(pos), -1, dtype=pos.dtype)
+        else:
+            member = np.where(inside & ((hh > 0) | ~any_hh[np.maximum(pos, 0)]), pos, -1)
         needed = np.bincount(member[member >= 0], minlength=len(ids))
         return cls(ids, member, needed, homes)
 
@@ -220,13 +224,17 @@ def area_figures(
     names: Mapping[str, str] | None = None,
     seed_codes: Iterable[str] = (),
     kinds: Sequence[str] = vocab.STATION_KINDS,
+    parts: pd.DataFrame | None = None,
 ) -> Figures:
     """Coverage figures at ``level`` inside the area ``code``.
 
     ``buildings``: ``id, households, complex_id, community_code, grid_code, island`` and
     ``distance_<kind>``. ``complexes``: ``id, community_code``. ``stations``: ``id, kind, status``
     (on the day; None = not yet recorded), ``complex_id``, ``community_code``, ``grid_code``.
-    ``seed_codes``: the codes at ``level`` that get a row even with nothing in them.
+    ``seed_codes``: the codes at ``level`` that get a row even with nothing in them. ``parts``
+    (``building``, ``households``, ``grid_code``: buildings split over grids, see
+    :mod:`gisgrid.grids.parts`) credits a split building's households part by part to the grid owning
+    each part, covered as its building is; the building itself counts once, in its own ``grid_code``.
     """
     if level not in LEVELS:
         raise InvalidInputError(f"level must be one of {', '.join(LEVELS)}; got {level!r}", field="level",
@@ -237,7 +245,8 @@ def area_figures(
     names = names or {}
     # a complex's home and cover depend on all its buildings, also those outside the area
     every = buildings.assign(community_code=_community(buildings))
-    b = every[_in_scope(code, every)].copy()
+    rows = _part_rows(every, parts)
+    b = rows[_in_scope(code, rows)].copy()
     # a station just across the area's edge may still stand inside one of its complexes
     opened = stations[(stations["status"] == "open") & (stations["kind"] == CONTAINED_KIND)
                       & stations["complex_id"].notna()]
@@ -252,12 +261,13 @@ def area_figures(
 
     hh = b["households"].to_numpy(dtype=np.int64)
     island = b["island"].to_numpy(dtype=bool)
-    data = {"households": hh, "buildings": np.ones(len(b), np.int64), "island_buildings": island.astype(np.int64),
+    one = b["_counts"].to_numpy(dtype=bool)  # a split building is one building, in its own grid
+    data = {"households": hh, "buildings": one.astype(np.int64), "island_buildings": (island & one).astype(np.int64),
             "island_households": hh * island}
     for kind in kinds:
         within = (b[f"distance_{kind}"].to_numpy(dtype=float) <= thresholds.threshold(kind)) & ~island
         data[f"{kind}_households_covered"] = hh * within
-        data[f"{kind}_buildings_covered"] = within.astype(np.int64)
+        data[f"{kind}_buildings_covered"] = (within & one).astype(np.int64)
     table = pd.DataFrame(data, index=b["key"].to_numpy()).groupby(level=0).sum()
     cdata = {"complexes": np.ones(len(cx), np.int64)}
     for kind in kinds:
@@ -279,6 +289,23 @@ def area_figures(
     if code is None:
         totals["name"] = "合计 total"
     return Figures(level=level, code=code, columns=["code", "name", *cols], rows=rows, totals=totals)
+
+
+def _part_rows(buildings: pd.DataFrame, parts: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per building, or per part of a split building (its households and grid; distances and
+    island as its building's); ``_counts`` marks the one row that counts the building itself — the row
+    of its own grid (else its first part)."""
+    if parts is None or not len(parts):
+        return buildings.assign(_counts=True)
+    split = parts[parts["building"].isin(buildings["id"])]
+    whole = buildings[~buildings["id"].isin(split["building"])].assign(_counts=True)
+    pieces = buildings.drop(columns=["households"]).rename(columns={"grid_code": "_own"}).merge(
+        split[["building", "households", "grid_code"]].rename(columns={"building": "id"}), on="id")
+    pieces["_own_row"] = pieces["grid_code"].astype(object) == pieces["_own"].astype(object)
+    pieces = pieces.sort_values(["id", "_own_row"], ascending=[True, False], kind="stable")
+    pieces["_counts"] = ~pieces["id"].duplicated()
+    pieces = pieces.drop(columns=["_own", "_own_row"]).astype({"households": np.int64})
+    return pd.concat([whole, pieces[whole.columns]], ignore_index=True)
 
 
 def _record(key: str, counts: pd.Series, names: Mapping[str, str], kinds: Sequence[str],

@@ -195,9 +195,9 @@ def tally(grids: Grids, buildings: gpd.GeoDataFrame, *, pieces: pd.DataFrame | N
     """Households inside each geometry, counted independently (the live tally of a boundary being drawn
     may overlap its neighbours), buildings at their representative point.
 
-    ``pieces`` (``building``, ``households``, ``grid_code``, as
-    :attr:`gisgrid.grids.GridPlan.pieces`) credits the buildings a plan split by entrance per piece,
-    to the grid with that code.
+    ``pieces`` (``building``, ``households``, ``grid_code``: building parts as
+    :mod:`gisgrid.grids.parts` makes them, or a plan's pieces) credits the buildings split over grids
+    part by part, to the grid with that code.
     """
     out = {code: 0 for code in grids}
     if pieces is not None and len(pieces):

@@ -2,8 +2,8 @@
 
 **Households of a grid** are the sum of the households of the buildings whose *representative point*
 (:func:`shapely.point_on_surface`, the same GEOS algorithm as PostGIS ``ST_PointOnSurface``) lies in
-the grid — so a building straddling a boundary counts once, in one grid. Buildings that the partition
-split by entrance can be credited piece by piece with ``pieces``.
+the grid — so a building straddling a boundary counts once, in one grid. Buildings split over grids
+(:mod:`gisgrid.grids.parts`) are credited part by part with ``pieces``.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def grid_households(
     """Households per grid row (same order as ``grids``): buildings counted at their representative point.
 
     A building covered by several grids (an overlap) counts in the first of them. ``pieces`` (columns
-    ``building``, ``households``, ``grid_code``, as :attr:`gisgrid.grids.GridPlan.pieces`) credits
-    the listed buildings per piece instead, to the grid with that code.
+    ``building``, ``households``, ``grid_code``: building parts, :mod:`gisgrid.grids.parts`) credits
+    the listed buildings part by part instead, to the grid with that code.
     """
     g = _to_4326(grids, "grids")
     geoms = [_polygonal(shapely.make_valid(x)) if _present(x) and not x.is_valid else x for x in g.geometry]

@@ -30,6 +30,7 @@ RULES: tuple[str, ...] = (
     "building_unassigned",
     "building_in_several",
     "building_outside_grid",
+    "building_parts_mismatch",
     "complex_split",
     "sliver",
 )

@@ -23,6 +23,9 @@ Rules (in the order they are reported):
 ``building_outside_grid``  a building's recorded grid (``grid_code``) is not the grid it lies in — it
                            moved, or the grids were redrawn without it (geometry: its footprint; only
                            with ``check_recorded=True``)
+``building_parts_mismatch`` a building split over grids (``pieces``) whose parts do not hold its
+                           households, or a part owned by a code that is not one of the grids
+                           (geometry: its footprint)
 ``complex_split``          a residential complex's buildings lie in several grids (geometry: the
                            complex); a complex with more households than one grid may hold is reported
                            as a *warning* (the split cannot be avoided)
@@ -144,7 +147,9 @@ def validate_grids(
     area_tolerance_m2
         Overlaps, gaps, spills and stray pieces smaller than this are ignored.
     pieces
-        Buildings split by entrance across grids (see :func:`grid_households`).
+        Buildings split over grids, one row per part (``building``, ``households``, ``grid_code``; see
+        :mod:`gisgrid.grids.parts`): credited part by part, and checked against the buildings'
+        households (``building_parts_mismatch``).
     check_recorded
         Also report buildings whose recorded ``grid_code`` column is not the grid they lie in
         (``building_outside_grid``): for the published grids, not for a plan being drawn.
@@ -386,6 +391,30 @@ def validate_grids(
                     building=bid,
                 )
             )
+
+    # -- split buildings whose parts no longer add up (households changed since) or have no grid
+    if pieces is not None and len(pieces):
+        position = {bid: k for k, bid in enumerate(b.index)}
+        known = set(codes)
+        for bid, group in pieces.groupby("building", sort=True):
+            if bid not in position:
+                continue
+            k = position[bid]
+            total = int(group["households"].sum())
+            orphans = sorted({str(c) for c in group["grid_code"] if str(c) not in known})
+            if total != int(hh[k]) or orphans:
+                why = (f"its parts hold {total} households, the building {int(hh[k])}" if total != int(hh[k])
+                       else f"part(s) owned by {', '.join(orphans)}, which is not one of the grids")
+                problems.append(
+                    GridProblem(
+                        "building_parts_mismatch",
+                        tuple(sorted({str(c) for c in group["grid_code"] if str(c) in known})),
+                        f"building {_plain(bid)} is split over grids but {why}; plan the community again",
+                        footprints[k],
+                        building=bid,
+                        details={"parts_households": total, "households": int(hh[k]), "orphans": orphans},
+                    )
+                )
 
     # -- complexes split between grids
     problems.extend(

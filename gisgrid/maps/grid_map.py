@@ -9,9 +9,11 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
+from gisgrid.grids.parts import part_label
 from gisgrid.maps.base import (
     HideLabelsWhenFar,
     HtmlControl,
@@ -44,6 +46,8 @@ PROBLEM_STYLES: dict[str, dict[str, Any]] = {
 #: Problems whose location is a whole grid: drawn as a dashed outline only, so the household colour shows.
 OUTLINE_ONLY_RULES: frozenset[str] = frozenset({"households_out_of_range", "sliver", "duplicate_code"})
 BUILDING_STYLE = {"color": "#616161", "weight": 0.8, "fillColor": "#9e9e9e", "fillOpacity": 0.35}
+SPLIT_BUILDING_STYLE = {"color": "#6a1b9a", "weight": 2, "dashArray": "3 3", "fillColor": "#ce93d8",
+                        "fillOpacity": 0.5}
 GRID_LABEL_MIN_ZOOM = 16  # unit grids are a few hundred metres across: their labels need a closer view
 
 
@@ -102,6 +106,7 @@ def build_grid_map(
     language: Language = "zh-CN",
     title: str | None = None,
     coord_transform: CoordTransform | None = None,
+    parts: pd.DataFrame | None = None,
 ) -> folium.Map:
     """The planner's grid map: grids coloured by households against the window, labels, problems.
 
@@ -122,6 +127,10 @@ def build_grid_map(
         not a per-feature style switch.
     static_url, basemap, tianditu_key, language, coord_transform
         As for :func:`gisgrid.maps.build_overview_map`.
+    parts
+        Parts of buildings split over grids (:data:`gisgrid.grids.parts.PART_COLUMNS`, optionally
+        ``building_name``): each grid's tooltip lists the parts it owns ("3号楼 1–2单元 (300户)"), and
+        with ``buildings`` the split buildings are outlined with their parts and owning grids.
     """
     layers = overlays(
         {"grids": grids, "buildings": buildings},
@@ -151,6 +160,9 @@ def build_grid_map(
     codes = column(g, "code")
     versions = column(g, "version")
     counts = {c: classes.count(c) for c in GRID_CLASSES}
+    owned = _owned_parts(parts, language)
+    if not b.empty and parts is not None and len(parts):
+        _add_split_buildings(m, b, parts, language)
     group = folium.FeatureGroup(name=text["grids"])
     for cls in GRID_CLASSES:
         rows = [i for i, c in enumerate(classes) if c == cls]
@@ -164,11 +176,13 @@ def build_grid_map(
                     "households": [str(households[i]) for i in rows],
                     "version": [versions[i] for i in rows],
                     "grid_class": [cls] * len(rows),
+                    "split": [owned.get(codes[i], "") for i in rows],
                 },
             ),
             style_function=fixed_style(GRID_STYLES[cls]),
             tooltip=folium.GeoJsonTooltip(
-                ["code", "households", "version"], aliases=[text["code"], text["households"], text["version"]]
+                ["code", "households", "version", "split"],
+                aliases=[text["code"], text["households"], text["version"], text["split"]],
             ),
             control=False,
         ).add_to(group)
@@ -207,6 +221,45 @@ def build_grid_map(
     HideLabelsWhenFar(GRID_LABEL_MIN_ZOOM).add_to(m)
     fit_to(m, (g, b, p))
     return m
+
+
+def _building_name(part: Mapping[str, Any]) -> str:
+    name = part.get("building_name")
+    return str(name) if isinstance(name, str) and name else f"#{part['building']}"
+
+
+def _owned_parts(parts: pd.DataFrame | None, language: str) -> dict[str, str]:
+    """Grid code → the parts it owns, one "3号楼 1–2单元 (300户)" per part, joined."""
+    if parts is None or not len(parts):
+        return {}
+    unit = GRID_TEXT[language]["unit"]
+    out: dict[str, list[str]] = {}
+    for part in parts.to_dict("records"):
+        if part.get("grid_code"):
+            out.setdefault(str(part["grid_code"]), []).append(
+                f"{_building_name(part)} {part_label(part, language)} ({int(part['households'])}{unit})")
+    return {code: html.escape("; ".join(lines)) for code, lines in out.items()}
+
+
+def _add_split_buildings(m: folium.Map, b: gpd.GeoDataFrame, parts: pd.DataFrame, language: str) -> None:
+    """Split buildings outlined, each with "1–2单元 → grid …" per part in its tooltip."""
+    text = GRID_TEXT[language]
+    lines: dict[Any, list[str]] = {}
+    for part in parts.to_dict("records"):
+        lines.setdefault(part["building"], []).append(f"{part_label(part, language)} → {part.get('grid_code') or '—'}")
+    split = b[b.index.isin(list(lines))]
+    if split.empty:
+        return
+    names = column(split, "name")
+    folium.GeoJson(
+        features(split, {
+            "name": [names[i] or f"#{bid}" for i, bid in enumerate(split.index)],
+            "parts": [html.escape("; ".join(lines[bid])) for bid in split.index],
+        }),
+        name=text["parts"],
+        style_function=fixed_style(SPLIT_BUILDING_STYLE),
+        tooltip=folium.GeoJsonTooltip(["name", "parts"], aliases=[text["buildings"], text["parts"]]),
+    ).add_to(m)
 
 
 def _add_problems(m: folium.Map, p: gpd.GeoDataFrame, language: str) -> None:

@@ -39,6 +39,15 @@ def _outside(p: Any, d: Mapping[str, Any]) -> str:
             "（楼栋已移动或网格已重画）：请重新导入或重新发布网格")
 
 
+def _parts(p: Any, d: Mapping[str, Any]) -> str:
+    orphans = tuple(str(c) for c in (d.get("orphans") or ()))
+    text = (f"楼栋{_label(d, 'building_label', p.building)}的分段共{d.get('parts_households', '?')}户，"
+            f"与楼栋的{d.get('households', '?')}户不符")
+    if orphans:
+        text += f"；分段归属的{_codes(orphans)}不是现有网格"
+    return text + "：请重新规划该社区"
+
+
 def _complex(p: Any, d: Mapping[str, Any]) -> str:
     per_grid = d.get("per_grid") or {}
     shares = "，".join(f"{code} {hh}户" for code, hh in sorted(per_grid.items()))
@@ -64,6 +73,7 @@ _ZH: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
     "building_in_several": lambda p, d: (f"楼栋{_label(d, 'building_label', p.building)}跨"
                                          f"{len(p.grid_codes)}个网格：{_codes(p.grid_codes)}"),
     "building_outside_grid": _outside,
+    "building_parts_mismatch": _parts,
     "complex_split": _complex,
     "sliver": lambda p, d: (f"网格{p.grid_code}过小或过于狭长（{_n(d.get('area_m2'))}平方米，"
                             f"紧凑度{_n(d.get('polsby_popper'), 3)}）"),

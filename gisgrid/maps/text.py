@@ -99,6 +99,8 @@ GRID_TEXT: dict[str, dict[str, str]] = {
         "code": "网格编号",
         "version": "版本",
         "unit": "户",
+        "split": "分段楼栋",
+        "parts": "楼栋分段",
         "summary": "{n}个网格，{ok}个户数达标，{p}个问题",
     },
     "en": {
@@ -119,6 +121,8 @@ GRID_TEXT: dict[str, dict[str, str]] = {
         "code": "Grid code",
         "version": "Version",
         "unit": "hh",
+        "split": "Split buildings",
+        "parts": "Building parts",
         "summary": "{n} grids, {ok} within the household window, {p} problem(s)",
     },
 }
@@ -135,6 +139,7 @@ PROBLEM_RULES_ZH: dict[str, str] = {
     "building_unassigned": "楼栋未入网格",
     "building_in_several": "楼栋跨多个网格",
     "building_outside_grid": "楼栋不在所记网格内",
+    "building_parts_mismatch": "楼栋分段与户数不符",
     "complex_split": "小区被拆分",
     "sliver": "狭长或过小网格",
 }

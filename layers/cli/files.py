@@ -108,7 +108,7 @@ def export_command(
     kind: Annotated[
         str,
         typer.Argument(
-            help="areas, grids, buildings, complexes, stations, street_edges, incidents or staff."
+            help="areas, grids, buildings, building_parts, complexes, stations, street_edges, incidents or staff."
         ),
     ],
     file: Annotated[Path, typer.Argument(help="Output .geojson or .gpkg.")],

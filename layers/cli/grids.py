@@ -90,6 +90,9 @@ def _print_plan_problems(results: list[dict[str, Any]]) -> None:
             console.print(f"  {r['community_code']}: {p['rule']}: {p['message']}", highlight=False)
         splits += r.get("complex_splits", {}).get("split", 0)
         larger += r.get("complex_splits", {}).get("larger_than_a_grid", 0)
+        for part in r.get("parts", []):  # buildings split over grids, part by part
+            console.print(f"  {r['community_code']}: building {part['building']} {part['label']} "
+                          f"({part['households']} households) → {part['grid_code']}", highlight=False)
     if splits:
         console.print(
             f"  {splits} complex(es) split over several grids, {larger} of them larger than one grid may hold "

@@ -40,6 +40,7 @@ from layers.coverage.inputs import (
     complexes_frame,
     history_frame,
     network,
+    parts_frame,
     station_places,
     stations_frame,
 )
@@ -157,7 +158,7 @@ def figures(session: Session, thresholds: Thresholds, *, level: str = "community
     snap = snapshot(session, thresholds, as_of)
     seeds = _seed_codes(session, level, code)
     fig = area_figures(snap.buildings, snap.complexes, snap.stations, thresholds, level=level, code=code,
-                       seed_codes=seeds, names={})
+                       seed_codes=seeds, names={}, parts=parts_frame(session))
     codes = [r["code"] for r in fig.rows if r["code"]] + ([code] if code else [])
     names = area_names(session, codes)
     for row in [*fig.rows, fig.totals]:
@@ -239,7 +240,9 @@ def buildings_geojson(
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if code is not None:
         if area_level(code, field="code") == "grid":
-            where.append("b.grid_code = :code")
+            # a building split over grids belongs to every grid owning one of its parts
+            where.append("(b.grid_code = :code OR EXISTS (SELECT 1 FROM building_part p WHERE p.building_id = b.id "
+                         "AND p.valid_to IS NULL AND p.grid_code = :code))")
             params["code"] = code
         else:
             where.append("(a.code LIKE :prefix OR (a.code IS NULL AND b.grid_code LIKE :prefix))")

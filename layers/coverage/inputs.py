@@ -162,6 +162,13 @@ def buildings_frame(session: Session) -> pd.DataFrame:
     return frame.astype({"id": np.int64, "households": np.int64, "community_code": object, "grid_code": object})
 
 
+def parts_frame(session: Session) -> pd.DataFrame:
+    """Every current building part: ``building, households, grid_code`` (buildings split over grids)."""
+    frame = read_frame(session, "SELECT building_id, households, grid_code FROM building_part "
+                       "WHERE valid_to IS NULL ORDER BY building_id, part_no", ["building", "households", "grid_code"])
+    return frame.astype({"building": np.int64, "households": np.int64, "grid_code": object})
+
+
 def complexes_frame(session: Session) -> pd.DataFrame:
     frame = read_frame(session, "SELECT c.id, a.code FROM complex c LEFT JOIN admin_area a ON a.id = c.community_id"
                        " ORDER BY c.id", ["id", "community_code"])

@@ -8,7 +8,10 @@ computes the tallies and validation without locking or writing anything; the ver
 without locks.
 
 :func:`rollback` is an edit too: a grid gets an old boundary back as a new version, a community its
-grids of a date (published again as a plan).
+grids of a date (published again as a plan) with the building parts of that date.
+
+Building parts follow every edit by the rule of :mod:`gisgrid.grids.parts` (a part keeps its grid unless
+its building moves, its anchor changes grid or its grid is retired); the tallies count them part by part.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from layers.grids.queries import (
     instant,
     latest_versions,
     load_buildings,
+    load_parts,
 )
 from layers.grids.versions import EditResult, PublishResult, finish, lock_community, publish_plan
 
@@ -130,7 +134,7 @@ def move_buildings(
     return finish(
         session, "move_buildings", place, rows, change, dry_run=dry_run, user_id=user_id,
         entity_id=from_code, min_households=min_households, max_households=max_households,
-        note={"buildings": list(change.moved), "from": from_code, "to": to_code},
+        note={"buildings": list(change.moved), "from": from_code, "to": to_code}, move=(from_code, to_code),
     )
 
 
@@ -215,6 +219,20 @@ def merge_grids(
     )
 
 
+def _parts_to_restore(session: Session, community_code: str, when: date | datetime, codes: set[str]) -> Any:
+    """The community's building parts as of ``when``, for the buildings whose households have not changed
+    since (a building whose households did is counted whole again) and whose parts' grids come back."""
+    old = load_parts(session, community_code, when=when)
+    if old.empty:
+        return None
+    now_hh = load_buildings(session, community_code)["households"]
+    keep = [
+        b for b, group in old.groupby("building", sort=False)
+        if b in now_hh.index and int(group["households"].sum()) == int(now_hh[b]) and set(group["grid_code"]) <= codes
+    ]
+    return old[old["building"].isin(keep)].reset_index(drop=True) if keep else None
+
+
 def rollback(
     session: Session,
     target: str,
@@ -247,6 +265,7 @@ def rollback(
                                     field="dry_run", feature=target, rule="dry_run for grid rollbacks only")
         return publish_plan(
             session, target, old[["code", "geometry"]], user_id=user_id, action="rollback",
+            pieces=_parts_to_restore(session, target, to_date, set(old["code"])),
             min_households=min_households, max_households=max_households,
         )
     if (to_version is None) == (to_date is None):

@@ -1,6 +1,7 @@
 """Planning a community's grids, the one flow behind ``gisgrid grids plan`` and ``POST /api/v1/grids/plan``:
-load the community's polygon, buildings (with entrances), complexes and streets, partition them
-(:func:`gisgrid.grids.plan_grids`), optionally publish the plan as new grid versions, and report.
+load the community's polygon, buildings (with entrances and floors), complexes, streets and barriers
+(rivers, railways, walls: grid boundaries follow them), partition them (:func:`gisgrid.grids.plan_grids`),
+optionally publish the plan as new grid versions with the parts of the buildings it split, and report.
 
 Like every writer here it never commits: the caller's unit of work does (the command line plans every
 community of ``--all`` in one transaction).
@@ -16,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.grids import plan_grids
+from gisgrid.grids.parts import part_label, parts_from_pieces
 from gisgrid.report import Problem
 from layers.grids.naming import name_plan_problems
 from layers.grids.queries import (
     communities_with_buildings,
     community_geometry,
+    load_barriers,
     load_buildings,
     load_complexes,
     load_streets,
@@ -33,8 +36,9 @@ from layers.patrol.staffing import assign_grid_workers
 class CommunityPlanReport:
     """The plan of one community: how many grids (``k``, and the range a valid plan could have), the
     share in the household window, households per planned grid code, the partition's problems and
-    figures, and what publishing did (``published``; None when not published). ``skipped`` says why a
-    community was not planned (no buildings)."""
+    figures, the parts of the buildings split over grids (``parts``: building, part number, kind, label
+    such as "1–3单元", households, grid code), and what publishing did (``published``; None when not
+    published). ``skipped`` says why a community was not planned (no buildings)."""
 
     community_code: str
     k: int = 0
@@ -48,6 +52,8 @@ class CommunityPlanReport:
     skipped: str | None = None
     #: complexes split over several grids, and how many of them hold more households than one grid may
     complex_splits: dict[str, int] = field(default_factory=dict)
+    #: the parts of buildings split over grids
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         if self.skipped is not None:
@@ -61,6 +67,7 @@ class CommunityPlanReport:
             "problems": [p.to_dict() for p in self.problems],
             "complex_splits": self.complex_splits,
             "stats": self.stats,
+            "parts": self.parts,
         }
         if self.published is not None:
             out["published"] = self.published.to_dict()
@@ -90,17 +97,19 @@ def plan_community(
     if buildings.empty:
         return CommunityPlanReport(community_code, skipped="no buildings")
     streets = load_streets(session, community_code)
+    barriers = load_barriers(session, community_code)
     plan = plan_grids(
         buildings, polygon, community_code=community_code, streets=streets if len(streets) else None,
         complexes=load_complexes(session, community_code), min_households=min_households,
-        max_households=max_households, seed=seed,
+        max_households=max_households, seed=seed, barriers=barriers if len(barriers) else None,
     )
+    parts = parts_from_pieces(plan.pieces)
     published = None
     staffing = None
     if publish:
         published = publish_plan(
             session, community_code, plan.grids[["code", "geometry"]], user_id=user_id,
-            pieces=plan.pieces if len(plan.pieces) else None,
+            pieces=parts if len(parts) else None,
             min_households=min_households, max_households=max_households,
         )
         # grids exist only from here on: the community's grid workers without one get a grid each
@@ -123,6 +132,11 @@ def plan_community(
         stats=dict(plan.stats),
         published=published,
         staffing=staffing,
+        parts=[
+            {"building": int(r["building"]), "part_no": int(r["part_no"]), "kind": r["kind"],
+             "label": part_label(r), "households": int(r["households"]), "grid_code": r["grid_code"]}
+            for r in parts.to_dict("records")
+        ],
     )
 
 

@@ -1,8 +1,9 @@
 """Reading grids and what they are drawn over: communities, buildings, complexes, streets, current grids,
-the grids as of a date, a grid's history, live tallies and validation.
+the grids as of a date, a grid's history, live tallies and validation, barriers, building parts.
 
 Nothing here locks or writes. A building counts in the grid that covers its representative point, as
-in :mod:`gisgrid.grids.validate`.
+in :mod:`gisgrid.grids.validate` — except a split building (rows in ``building_part``), which counts
+part by part in the grid owning each part.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gisgrid.codes import CHINA_TZ, MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import NotFoundError
 from gisgrid.grids import GridProblem, validate_grids
 from gisgrid.grids.edit import tally
+from gisgrid.grids.parts import PART_COLUMNS, empty_parts, part_label, parts_from_pieces, typed_parts
 from layers.grids.naming import name_grid_problems
 
 SRID = 4326
@@ -191,12 +193,87 @@ LABEL = (
 
 
 def load_buildings(session: Session, community_code: str) -> gpd.GeoDataFrame:
-    """The community's buildings (representative point inside it): ``households``, ``units``
-    (entrances), ``complex_id``, ``grid_code``, footprint; indexed by building id."""
+    """The community's buildings (representative point inside it): ``name``, ``households``, ``units``
+    (entrances, 单元), ``levels`` (floors, 层; a building over the maximum without entrances is split
+    by floor range), ``complex_id``, ``grid_code``, ``source_ref``, footprint; indexed by building id."""
     return _in_community(
-        session, f"x.id, x.name, {LABEL}, x.households, x.units, x.complex_id, x.grid_code, x.geom", "building",
-        "ST_Intersects(c.geom, ST_PointOnSurface(x.geom))", community_code,
+        session,
+        f"x.id, x.name, {LABEL}, x.households, x.units, x.levels, x.complex_id, x.grid_code, x.source_ref, x.geom",
+        "building", "ST_Intersects(c.geom, ST_PointOnSurface(x.geom))", community_code,
     )
+
+
+def load_barriers(session: Session, community_code: str) -> gpd.GeoDataFrame:
+    """Barriers (rivers, water, railways, walls: ``kind``, ``name``) that meet the community, by id."""
+    return _in_community(
+        session, "x.id, x.kind, x.name, x.geom", "barrier", "ST_Intersects(x.geom, c.geom)", community_code,
+    )
+
+
+_PART_SELECT = (
+    "SELECT p.id, p.building_id AS building, p.part_no, p.kind, p.entrance_from, p.entrance_to, p.floor_from, "
+    "p.floor_to, p.households, p.grid_code, b.name AS building_name FROM building_part p "
+    "JOIN building b ON b.id = p.building_id "
+)
+
+
+def _parts(session: Session, where: str, params: Mapping[str, Any], *, whole: bool = False) -> pd.DataFrame:
+    """Parts matching ``where``; ``whole``: every part of each building, checked."""
+    rows = session.execute(text(_PART_SELECT + "WHERE " + where + " ORDER BY p.building_id, p.part_no"),
+                           dict(params)).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=["id", *PART_COLUMNS, "building_name"])
+    if not len(frame):
+        typed = empty_parts()
+    else:
+        typed = (parts_from_pieces if whole else typed_parts)(frame[list(PART_COLUMNS)])
+    typed["id"] = frame["id"].astype("int64").to_numpy()
+    typed["building_name"] = frame["building_name"].astype(object).to_numpy()
+    return typed
+
+
+def _valid_at(when: datetime | None) -> tuple[str, dict[str, Any]]:
+    if when is None:
+        return "p.valid_to IS NULL", {}
+    return "p.valid_from <= :t AND (p.valid_to IS NULL OR p.valid_to > :t)", {"t": when}
+
+
+def load_parts(session: Session, community_code: str, *, when: date | datetime | None = None) -> pd.DataFrame:
+    """The parts (:data:`gisgrid.grids.parts.PART_COLUMNS` + ``id``, ``building_name``) of the community's
+    split buildings (representative point inside it) — current, or as they were at ``when``."""
+    valid, params = _valid_at(None if when is None else instant(when))
+    return _parts(session, valid + " AND EXISTS (SELECT 1 FROM admin_area c WHERE c.code = :code "
+                  "AND b.geom && c.geom AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom)))",
+                  {"code": community_code, **params}, whole=True)
+
+
+def grid_parts(session: Session, codes: Iterable[str]) -> pd.DataFrame:
+    """The current parts owned by the grids ``codes``."""
+    return _parts(session, "p.valid_to IS NULL AND p.grid_code = ANY(:codes)", {"codes": list(codes)})
+
+
+def grid_summary(session: Session, code: str) -> dict[str, Any]:
+    """Grid ``code``'s current version (:meth:`GridVersion.to_dict`), the parts of split buildings it owns
+    (``building``, ``building_name``, ``part_no``, ``kind``, ``label``, ranges, ``households``) and the
+    households those parts hold; :class:`NotFoundError` if the code has no current version."""
+    current = [v for v in history(session, code) if v.valid_to is None]
+    if not current:
+        raise NotFoundError(f"grid {code} is retired", field="code", feature=code, rule="a current grid")
+    owned = grid_parts(session, [code])
+    parts = [
+        {"building": int(r["building"]), "building_name": r["building_name"], "part_no": int(r["part_no"]),
+         "kind": r["kind"], "label": part_label(r),
+         **{k: None if pd.isna(r[k]) else int(r[k]) for k in ("entrance_from", "entrance_to", "floor_from",
+                                                               "floor_to")},
+         "households": int(r["households"])}
+        for r in owned.to_dict("records")
+    ]
+    return {**current[0].to_dict(), "parts": parts, "parts_households": sum(p["households"] for p in parts)}
+
+
+def building_parts(session: Session, building_ids: Iterable[int]) -> pd.DataFrame:
+    """The current parts of the buildings ``building_ids`` (buildings not split have none)."""
+    return _parts(session, "p.valid_to IS NULL AND p.building_id = ANY(:ids)",
+                  {"ids": [int(i) for i in building_ids]}, whole=True)
 
 
 def load_complexes(session: Session, community_code: str) -> gpd.GeoDataFrame:
@@ -340,7 +417,9 @@ def validate_community(
             feature=community_code,
             rule="grids are published before they are validated",
         )
+    parts = load_parts(session, community_code)
     return validate(
         session, place, {c: r.geom for c, r in rows.items()},
         min_households=min_households, max_households=max_households, check_recorded=True,
+        pieces=parts if len(parts) else None,
     )

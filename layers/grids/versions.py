@@ -10,6 +10,11 @@ Incidents that have no grid get the new version that covers them (:func:`attach_
 a community's first plan gives its earlier incidents their grids.
 ``population`` is entered by hand, not derived: it is carried over to the next version while the
 households stay the same and reset to 0 when they change.
+
+Building parts (``building_part``) are versioned the same way: publishing closes every current part of the
+community's buildings and inserts the plan's; an edit closes the parts whose owner it changes
+(:func:`gisgrid.grids.parts.parts_after_edit`) and inserts them with the new owner. A split building's
+``building.grid_code`` is the grid holding most of its households (ties: the lower code).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from gisgrid.errors import ConflictError, InvalidInputError, NotFoundError
 from gisgrid.grids import GridProblem, problems_to_geojson
 from gisgrid.grids.edit import GridEdit, assign, check_grid_code, clean_polygon, tally
+from gisgrid.grids.parts import check_parts, owners, parts_after_edit, parts_from_pieces
 from layers.grids.queries import (
     SRID,
     Community,
@@ -38,6 +44,7 @@ from layers.grids.queries import (
     current_rows,
     latest_versions,
     load_buildings,
+    load_parts,
     validate,
 )
 from layers.models import AuditLog
@@ -54,6 +61,7 @@ class PublishResult:
     retired: list[str]
     problems: list[GridProblem]
     incidents_attached: int = 0
+    parts: int = 0  # building parts stored (rows of the split buildings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +72,7 @@ class PublishResult:
             "retired": self.retired,
             "problems": [p.to_dict() for p in self.problems],
             "incidents_attached": self.incidents_attached,
+            "parts": self.parts,
         }
 
 
@@ -74,7 +83,8 @@ class EditResult:
     ``households`` are the new tallies of every grid the edit changed; ``versions`` the version each
     changed grid has (dry run: would have) afterwards, ``previous_versions`` the versions it replaced;
     ``retired`` codes that stop being current; ``problems`` the validation of the whole community after
-    the edit; ``geometries`` the new boundaries of the changed grids (EPSG:4326).
+    the edit; ``geometries`` the new boundaries of the changed grids (EPSG:4326); ``parts_moved`` the
+    building parts whose owner the edit changes (``building``, ``part_no``, ``from``, ``to``).
     """
 
     action: str
@@ -87,6 +97,7 @@ class EditResult:
     problems: list[GridProblem]
     geometries: dict[str, shapely.Geometry] = field(default_factory=dict)
     when: datetime | None = None
+    parts_moved: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[GridProblem]:
@@ -116,6 +127,7 @@ class EditResult:
             "versions": self.versions,
             "previous_versions": self.previous_versions,
             "retired": self.retired,
+            "parts_moved": self.parts_moved,
             "valid": not self.errors,
             "problems": [p.to_dict() for p in self.problems],
             "problem_locations": problems_to_geojson(self.problems),
@@ -179,8 +191,10 @@ def write(
     entity_id: str,
     households: Mapping[str, int],
     note: Mapping[str, Any] | None = None,
+    parts: pd.DataFrame | None = None,
 ) -> dict[str, int]:
-    """Close the rows of changed/retired codes, insert the new versions, update buildings, audit."""
+    """Close the rows of changed/retired codes, insert the new versions, update buildings (a split
+    building, one with ``parts``, goes to the grid holding most of its households), audit."""
     new, retire = change.grids, sorted(change.retired)
     touched = sorted(set(new) | set(retire))
     for code in touched:
@@ -217,6 +231,10 @@ def write(
         )
 
     assignment = assign(change.after({c: r.geom for c, r in rows.items()}), buildings)
+    if parts is not None and len(parts):
+        for building, owner in owners(parts).items():
+            if building in assignment.index:
+                assignment[building] = owner
     changed = [
         (int(bid), code) for bid, code, old in zip(buildings.index, assignment, buildings["grid_code"], strict=True)
         if (code or None) != (old if isinstance(old, str) else None)
@@ -288,13 +306,22 @@ def finish(
     min_households: int,
     max_households: int,
     note: Mapping[str, Any] | None = None,
+    move: tuple[str, str] | None = None,
 ) -> EditResult:
-    """Tally the changed grids, validate the community as it would be, and write unless a dry run."""
+    """Tally the changed grids, validate the community as it would be, and write unless a dry run.
+
+    The community's building parts follow :func:`gisgrid.grids.parts.parts_after_edit` (``move``: the
+    grids a move took buildings from and to) and are counted part by part."""
     buildings = load_buildings(session, place.code)
-    households = tally(change.grids, buildings)
+    before = {c: r.geom for c, r in rows.items()}
+    after = change.after(before)
+    parts = load_parts(session, place.code)
+    new_parts = parts_after_edit(parts, before, after, buildings, moved=change.moved, move=move)
+    pieces = new_parts if len(new_parts) else None
+    households = tally(change.grids, buildings, pieces=pieces)
     problems = validate(
-        session, place, change.after({c: r.geom for c, r in rows.items()}), buildings=buildings,
-        min_households=min_households, max_households=max_households,
+        session, place, after, buildings=buildings,
+        min_households=min_households, max_households=max_households, pieces=pieces,
     )
     previous = {c: rows[c].version for c in sorted(set(change.grids) | set(change.retired)) if c in rows}
     when = now()
@@ -304,14 +331,68 @@ def finish(
     else:
         versions = write(
             session, place, rows, change, when=when, buildings=buildings, user_id=user_id,
-            action=action, entity_id=entity_id, households=households, note=note,
+            action=action, entity_id=entity_id, households=households, note=note, parts=pieces,
         )
         attach_incidents(session, place.id, sorted(versions))
+        _store_moved(session, parts, new_parts, when)
     return EditResult(
         action=action, community_code=place.code, dry_run=dry_run, households=households,
         versions=versions, previous_versions=previous, retired=list(change.retired), problems=problems,
         geometries=dict(change.grids), when=None if dry_run else when,
+        parts_moved=moved_parts(parts, new_parts),
     )
+
+
+_INSERT_PART = text(
+    "INSERT INTO building_part (building_id, part_no, kind, entrance_from, entrance_to, floor_from, floor_to, "
+    "households, grid_code, valid_from) VALUES (:building, :part_no, :kind, :entrance_from, :entrance_to, "
+    ":floor_from, :floor_to, :households, :grid_code, :when)"
+)
+
+
+def _part_rows(parts: pd.DataFrame, when: datetime) -> list[dict[str, Any]]:
+    def plain(v: Any) -> Any:
+        return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+
+    return [
+        {"building": int(r.building), "part_no": int(r.part_no), "kind": r.kind,
+         **{k: None if plain(getattr(r, k)) is None else int(getattr(r, k))
+            for k in ("entrance_from", "entrance_to", "floor_from", "floor_to")},
+         "households": int(r.households), "grid_code": plain(r.grid_code), "when": when}
+        for r in parts.itertuples(index=False)
+    ]
+
+
+def replace_parts(session: Session, building_ids: list[int], parts: pd.DataFrame, when: datetime) -> None:
+    """Close every current part of ``building_ids`` and store ``parts`` as their current parts."""
+    session.execute(
+        text("UPDATE building_part SET valid_to = :when WHERE valid_to IS NULL AND building_id = ANY(:ids)"),
+        {"when": when, "ids": building_ids},
+    )
+    rows = _part_rows(parts, when)
+    if rows:
+        session.execute(_INSERT_PART, rows)
+
+
+def moved_parts(before: pd.DataFrame, after: pd.DataFrame) -> list[dict[str, Any]]:
+    """The parts whose owner differs between two frames of the same parts (same order)."""
+    return [
+        {"building": int(b), "part_no": int(n), "from": old, "to": new}
+        for b, n, old, new in zip(before["building"], before["part_no"], before["grid_code"], after["grid_code"],
+                                  strict=True)
+        if old != new
+    ]
+
+
+def _store_moved(session: Session, before: pd.DataFrame, after: pd.DataFrame, when: datetime) -> None:
+    """Close the rows of the parts whose owner changed and insert them with the new owner."""
+    changed = [i for i, (old, new) in enumerate(zip(before["grid_code"], after["grid_code"], strict=True))
+               if old != new]
+    if not changed:
+        return
+    session.execute(text("UPDATE building_part SET valid_to = :when WHERE id = ANY(:ids)"),
+                    {"when": when, "ids": [int(before["id"].iloc[i]) for i in changed]})
+    session.execute(_INSERT_PART, _part_rows(after.iloc[changed], when))
 
 
 def _plan_geometries(community_code: str, plan: gpd.GeoDataFrame) -> dict[str, shapely.Geometry]:
@@ -350,25 +431,40 @@ def publish_plan(
 
     Every current grid of the community is closed (``valid_to = when``, ``status = 'retired'``) and one
     new row per planned grid inserted (version = highest version of the code + 1, or 1), ``active``, with
-    households tallied from the buildings (``pieces``: buildings the plan split by entrance, credited per
-    piece). ``building.grid_code`` follows; one ``audit_log`` row records before and after. Codes must be
-    15 digits starting with the community's code, each once; geometries valid polygons.
+    households tallied from the buildings. ``pieces`` are the buildings the plan split (one row per part
+    or per entrance, :func:`gisgrid.grids.parts.parts_from_pieces`): they are credited part by part and
+    become the community's building parts, replacing the ones it had (no ``pieces``: no building is
+    split). ``building.grid_code`` follows; one ``audit_log`` row records before and after. Codes must be
+    15 digits starting with the community's code, each once; geometries valid polygons; the parts of a
+    building must sum to its households and belong to planned grids.
     """
     community(session, community_code)  # an unknown community is a 404 before any plan check
     new = _plan_geometries(community_code, plan_grids_gdf)
+    parts = parts_from_pieces(pieces)
     place, rows = lock_community(session, community_code, {}, lock=True)
     when = when or now()
     buildings = load_buildings(session, community_code)
-    households = tally(new, buildings, pieces=pieces)
+    check_parts(parts, {b: int(h) for b, h in zip(buildings.index, buildings["households"], strict=True)})
+    for building, code in zip(parts["building"], parts["grid_code"], strict=True):
+        if building not in buildings.index or code not in new:
+            raise InvalidInputError(
+                f"building {building}'s part is owned by {code}, which is not a planned grid, or the building "
+                f"is not in community {community_code}", field="grid_code", feature=building,
+                rule="every part of a building of the community owned by a planned grid")
+    split = parts if len(parts) else None
+    households = tally(new, buildings, pieces=split)
     # every current row closes, even with an unchanged geometry: the plan is one new edition
     change = GridEdit(new, tuple(sorted(c for c in rows if c not in new)))
     versions = write(
         session, place, rows, change, when=when, buildings=buildings, user_id=user_id,
         action=action, entity_id=community_code, households=households,
+        note={"parts": len(parts)} if len(parts) else None, parts=split,
     )
+    replace_parts(session, [int(i) for i in buildings.index], parts, when)
     attached = attach_incidents(session, place.id, sorted(versions))
     problems = validate(
         session, place, new, buildings=buildings,
-        min_households=min_households, max_households=max_households, pieces=pieces,
+        min_households=min_households, max_households=max_households, pieces=split,
     )
-    return PublishResult(community_code, when, versions, households, list(change.retired), problems, attached)
+    return PublishResult(community_code, when, versions, households, list(change.retired), problems,
+                         incidents_attached=attached, parts=len(parts))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -129,7 +131,8 @@ class BuildingPart(Base):
 
     A building over the grid maximum is split into parts that each fit; each part belongs to a grid and
     is counted there (by validation, coverage and patrol plans). A building without parts counts whole in
-    the grid that covers it.
+    the grid that covers it. Like grids, parts are versioned: a plan or an edit closes the rows it
+    changes (``valid_to``) and inserts new ones, so the parts of any date can be restored.
     """
 
     __tablename__ = "building_part"
@@ -141,7 +144,10 @@ class BuildingPart(Base):
             " OR (kind = 'floors' AND floor_from >= 1 AND floor_to >= floor_from)",
             name="range_matches_kind",
         ),
-        UniqueConstraint("building_id", "part_no"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+        # the current parts of a building are numbered once; closed rows keep the history
+        Index("uq_building_part_current", "building_id", "part_no", unique=True,
+              postgresql_where=text("valid_to IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -154,3 +160,5 @@ class BuildingPart(Base):
     floor_to: Mapped[int | None] = mapped_column(Integer)
     households: Mapped[int] = mapped_column(Integer)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True, comment="the grid that owns this part")
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), comment="closed by a later plan or edit")

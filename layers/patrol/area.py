@@ -32,7 +32,7 @@ def my_area(session: Session, staff_id: int, *, on: dt.date | None = None) -> di
         for bid, row in buildings.iterrows():
             features.append({"type": "Feature", "geometry": mapping(row.geometry), "properties": {
                 "kind": "building", "building_id": int(bid), "name": row["name"], "households": int(row["households"]),
-                "grid_code": pair.grid_code}})
+                "parts": row["parts"], "grid_code": pair.grid_code}})
         for iid, row in incidents.iterrows():
             deadline = row["deadline_at"]
             features.append({"type": "Feature", "geometry": mapping(row.geometry), "properties": {

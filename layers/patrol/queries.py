@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gisgrid.errors import NotFoundError
+from layers.geojson import part_label_sql
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -101,10 +102,26 @@ def grid_area(session: Session, code: str) -> shapely.Geometry:
     return shapely.from_wkb(bytes(wkb))
 
 
+_GRID_BUILDINGS = """
+    WITH owned AS (
+        SELECT building_id, sum(households) AS households,
+               string_agg(""" + part_label_sql("p") + """, ', ' ORDER BY part_no) AS parts
+        FROM building_part p WHERE valid_to IS NULL AND grid_code = :c GROUP BY building_id)
+    SELECT b.id, b.name, coalesce(o.households, b.households) AS households, o.parts, b.geom,
+           ST_AsBinary(b.entrance) AS entrance_wkb
+    FROM building b LEFT JOIN owned o ON o.building_id = b.id
+    WHERE o.building_id IS NOT NULL
+       OR (b.grid_code = :c AND NOT EXISTS (SELECT 1 FROM building_part q WHERE q.building_id = b.id
+                                            AND q.valid_to IS NULL))
+    ORDER BY b.id"""
+
+
 def grid_buildings(session: Session, code: str) -> gpd.GeoDataFrame:
-    """The grid's buildings (``building.grid_code``): households, name, footprint and entrance; by id."""
-    frame = _gdf(session, "SELECT id, name, households, geom, ST_AsBinary(entrance) AS entrance_wkb "
-                          "FROM building WHERE grid_code = :c ORDER BY id", {"c": code})
+    """The grid's buildings: households, name, footprint and entrance; by id. A building split over grids
+    (``building_part``) is one of every grid that owns a part of it, with the households of those parts
+    and ``parts`` naming them ("1–3单元", "16–30层"); other buildings have ``parts`` None and count in
+    their ``building.grid_code``."""
+    frame = _gdf(session, _GRID_BUILDINGS, {"c": code})
     frame["entrance"] = gpd.GeoSeries(
         [shapely.from_wkb(bytes(w)) if w is not None else None for w in frame.pop("entrance_wkb")],
         index=frame.index, crs=4326,

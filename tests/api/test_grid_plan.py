@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -78,3 +80,40 @@ def test_plan_input_errors(client, user_factory, auth_header) -> None:
     for bad in ({"community_code": "1101"}, {"community_code": CC, "min_households": 600},
                 {"community_code": CC, "seed": -1}, {"community_code": CC, "min_households": 0}):
         assert client.post(PLAN, json=bad, headers=admin).status_code == 422, bad
+
+
+def test_a_split_building_is_stored_and_shown_per_grid(client, session, district, user_factory,
+                                                       auth_header) -> None:
+    for i in range(12):
+        make_building(session, x=116.305 + (i % 6) * 0.007, y=39.91 + (i // 6) * 0.02, community=district["A"],
+                      households=100, name=f"b{i}")
+    big = make_building(session, x=116.33, y=39.93, community=district["A"], households=900, name="3号楼")
+    big.units = 6
+    session.commit()
+    planner = auth_header(user_factory("planner", CC))
+    res = client.post(PLAN, json={"community_code": CC, "publish": True}, headers=planner)
+    assert res.status_code == 200, res.text
+    body = res.json()
+    mine = [p for p in body["parts"] if p["building"] == big.id]
+    assert len(mine) >= 2 and sum(p["households"] for p in mine) == 900
+    assert body["published"]["parts"] == len(body["parts"])
+
+    owned: dict[str, list] = {}
+    for code in body["households"]:
+        res = client.get(f"/api/v1/grids/{code}", params={"geometry": False},
+                         headers=auth_header(user_factory("leader", CC, username=f"l{code}")))
+        assert res.status_code == 200, res.text
+        grid = res.json()
+        assert grid["code"] == code and "geometry" not in grid
+        owned[code] = grid["parts"]
+        assert grid["parts_households"] == sum(p["households"] for p in grid["parts"])
+    listed = sorted((p["part_no"], p["label"]) for parts in owned.values() for p in parts if p["building"] == big.id)
+    assert listed == sorted((p["part_no"], p["label"]) for p in mine)
+    assert all(p["label"].endswith("单元") for p in mine)
+    assert {p["building_name"] for parts in owned.values() for p in parts} == {"3号楼"}
+
+    page = client.get("/map/grids", params={"community": CC})
+    assert page.status_code == 200
+    tooltip = f"3号楼 {mine[0]['label']} ({mine[0]['households']}户)"  # in the owning grid's tooltip
+    assert json.dumps(tooltip)[1:-1] in page.text  # folium writes the GeoJSON with ASCII escapes
+    assert client.get(f"/api/v1/grids/{CC}999", headers=planner).status_code == 404

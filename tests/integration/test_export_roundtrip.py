@@ -136,10 +136,16 @@ def load_everything(engine: Engine, d: Path) -> None:
 @pytest.fixture
 def loaded(clean_db: Engine, tmp_path: Path) -> Engine:
     load_everything(clean_db, tmp_path)
-    with clean_db.begin() as conn:  # a grid and a street edge so every layer has a row
+    with clean_db.begin() as conn:  # a grid, building parts and a street edge so every layer has a row
         conn.execute(
             text("""INSERT INTO grid (code, community_id, households, status, geom)
             SELECT '370403001001001', id, 300, 'active', geom FROM admin_area WHERE code = '370403001001'""")
+        )
+        conn.execute(
+            text("""INSERT INTO building_part (building_id, part_no, kind, entrance_from, entrance_to, households,
+                                               grid_code)
+            SELECT id, n, 'entrance', n, n, households / 2 + (n - 1) * (households % 2), '370403001001001'
+            FROM building, generate_series(1, 2) n WHERE source_ref = 'B2'""")
         )
         conn.execute(
             text("""INSERT INTO street_node (id, geom) VALUES

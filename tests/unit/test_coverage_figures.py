@@ -215,3 +215,23 @@ def test_points_swapped_and_converted() -> None:
     assert info.value.field == "crs"
     x, y = to_wgs84_point(117.266, 34.798, "gcj02")
     assert 0.001 < abs(x - 117.266) + abs(y - 34.798) < 0.02
+
+
+def test_a_split_building_counts_part_by_part_in_its_grids() -> None:
+    b, cx, st = frames()
+    community = b.loc[10, "community_code"]
+    g1, g2 = community + "001", community + "002"
+    b.loc[10, ["households", "grid_code", "island"]] = [900, g1, False]
+    for kind in vocab.STATION_KINDS:
+        b.loc[10, f"distance_{kind}"] = 0.0  # covered by every kind
+    parts = pd.DataFrame({"building": [10, 10], "households": [450, 450], "grid_code": [g2, g1]})
+    whole = {r["code"]: r for r in area_figures(b, cx, st, T, level="grid").rows}
+    split = {r["code"]: r for r in area_figures(b, cx, st, T, level="grid", parts=parts).rows}
+    assert split[g1]["households"] == whole[g1]["households"] - 450
+    assert split[g2]["households"] == whole[g2]["households"] + 450
+    assert split[g2]["service_centre_households_covered"] == whole[g2]["service_centre_households_covered"] + 450
+    # the building is still one building, in its own grid
+    assert split[g1]["buildings"] == whole[g1]["buildings"] and split[g2]["buildings"] == whole[g2]["buildings"]
+    totals = area_figures(b, cx, st, T, level="grid", parts=parts).totals
+    assert totals == area_figures(b, cx, st, T, level="grid").totals
+    assert area_figures(b, cx, st, T, level="community", parts=parts).totals == totals

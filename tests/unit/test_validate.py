@@ -210,10 +210,12 @@ def test_every_problem_is_collected_at_once() -> None:
     ]
     homes = buildings(
         [(116.303, 39.905, 100, 9), (116.313, 39.905, 600, 9), (116.3003, 39.9003, 10),
-         (116.3101, 39.9071, 10)]
+         (116.3101, 39.9071, 10), (116.306, 39.903, 50)]
     )
-    homes["grid_code"] = [B, None, None, None]  # recorded in B, lies in A
-    problems = validate_grids(grids(rows), homes, COMMUNITY, check_recorded=True)
+    homes["grid_code"] = [B, None, None, None, None]  # building 1 recorded in B, lies in A
+    # building 5 was split when it had 40 households
+    stale = pd.DataFrame({"building": [5, 5], "households": [20, 20], "grid_code": [A, B]})
+    problems = validate_grids(grids(rows), homes, COMMUNITY, check_recorded=True, pieces=stale)
     assert {p.rule for p in problems} == set(RULES)
     assert [p.rule for p in problems] == sorted((p.rule for p in problems), key=RULES.index)
     text = format_problems(problems)
@@ -236,6 +238,11 @@ def test_pieces_credit_split_buildings_per_grid() -> None:
     pieces = pd.DataFrame({"building": [1, 1], "unit": [1, 2], "households": [400, 400], "grid_code": [A, B]})
     assert grid_households(grids([(A, WEST), (B, EAST)]), homes, pieces=pieces) == [400, 400]
     assert validate_grids(grids([(A, WEST), (B, EAST)]), homes, COMMUNITY, pieces=pieces) == []
+    orphan = pieces.assign(grid_code=[A, "110105001001009"])
+    (found,) = validate_grids(grids([(A, WEST), (B, EAST)]), homes, COMMUNITY, pieces=orphan,
+                              min_households=0, max_households=800)
+    assert found.rule == "building_parts_mismatch" and found.building == 1 and found.grid_codes == (A,)
+    assert "110105001001009" in found.message
 
 
 def test_other_crs_is_reprojected_and_no_crs_is_an_error() -> None:

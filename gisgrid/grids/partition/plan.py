@@ -150,7 +150,8 @@ def _k_choice(total: int, lo: int, hi: int, n_units: int) -> tuple[tuple[int, in
 
 def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, community_code: str,
                streets: gpd.GeoDataFrame | None = None, complexes: gpd.GeoDataFrame | None = None,
-               min_households: int = MIN_HOUSEHOLDS, max_households: int = MAX_HOUSEHOLDS, seed: int = 0) -> GridPlan:
+               min_households: int = MIN_HOUSEHOLDS, max_households: int = MAX_HOUSEHOLDS, seed: int = 0,
+               barriers: gpd.GeoDataFrame | None = None) -> GridPlan:
     """Partition one community into grids of ``[min_households, max_households]`` households.
 
     Parameters
@@ -171,6 +172,9 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
         carry no complex column.
     min_households, max_households
         The household window (local practice 300–500).
+    barriers
+        Rivers, water, railways and walls (lines or polygons, ``kind``) that grid boundaries follow.
+        Used by the partition core (issue 12); accepted and not yet used by this version of the core.
     seed
         Fixes the sweep directions and the visiting order; the same seed and input give the same plan,
         byte for byte, on any machine (the search is bounded by counted work, not by time).
@@ -185,6 +189,7 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
         Malformed input (named field and feature); nothing is planned.
     """
     started = time.perf_counter()  # for stats["seconds"] only
+    del barriers  # used by the partition core (issue 12): this version accepts the keyword and ignores it
     check_community_code(community_code)
     if not (isinstance(min_households, int | np.integer) and isinstance(max_households, int | np.integer)) or \
             min_households < 1 or max_households < min_households:
