@@ -1,8 +1,8 @@
 """The units' adjacency as the search sees it, and the per-grid tallies a move updates in O(degree).
 
 :class:`_UnitGraph` holds what never changes during a plan: households, cell areas and perimeters, the
-edges with their border lengths and weights (:data:`~gisgrid.grids.partition.tessellation.WEAK_LINK`
-across major roads), neighbour lists and the residential complexes that fit in one grid (those move and
+edges with their border lengths and weights (the tessellation's factor: weak across major roads,
+barriers and bridges, half along minor streets), neighbour lists and the residential complexes that fit in one grid (those move and
 sweep as blocks). The bisection, the repair and the local search build on it, one subclass each.
 
 :class:`_Tallies` keeps, for a labelling, each grid's households, area, perimeter, members and the grids
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gisgrid.grids.partition.tessellation import WEAK_LINK, _Tessellation
+from gisgrid.grids.partition.tessellation import _Tessellation
 
 _MIN_PERIMETER_M = 1e-9  # a grid of cells with no perimeter (degenerate input) scores 0, not a division error
 
@@ -43,7 +43,7 @@ class _UnitGraph:
         self.xy, self.hh, self.lo, self.hi = xy, hh.astype(np.int64), lo, hi
         self.area, self.perim = t.area.astype(float), t.perimeter.astype(float)
         self.eu, self.ev, self.length = t.eu, t.ev, t.length.astype(float)
-        self.weight = np.where(t.weak, WEAK_LINK, 1.0) * self.length
+        self.weight = t.factor.astype(float) * self.length
         self.nbrs: list[list[int]] = [[] for _ in range(self.n)]
         self.nlen: list[list[float]] = [[] for _ in range(self.n)]
         self.nw: list[list[float]] = [[] for _ in range(self.n)]
