@@ -1,4 +1,5 @@
-"""Local search: boundary units, and whole complexes, move to a neighbouring grid while that helps.
+"""Local search: boundary units, whole complexes and the pieces of split complexes move to a neighbouring
+grid while that helps.
 
 A move is taken when it lexicographically improves (total households outside the window, complexes
 split, sum of Polsby–Popper) and leaves the donor grid connected. Units are visited in a seeded random
@@ -65,6 +66,10 @@ class _Partitioner(_Repairer):
                 sets: list[list[int]] = [[u]]
                 if c >= 0 and len(cx_in[c]) == 1:
                     sets.append(self.cx_members[c])
+                elif c >= 0:  # a split complex: its units in this grid may join the rest of it at once
+                    here = [x for x in self.cx_members[c] if int(labels[x]) == g]
+                    if len(here) > 1:
+                        sets.append(here)
                 best: tuple[float, float, float] | None = None
                 best_move: tuple[list[int], int] | None = None
                 for s in sets:
@@ -95,14 +100,14 @@ class _Partitioner(_Repairer):
                         dv = (self._viol(gh[g] - s_hh) + self._viol(gh[h] + s_hh)
                               - self._viol(gh[g]) - self._viol(gh[h]))
                         ds = 0.0
-                        if len(s) == 1 and c >= 0:
+                        if c >= 0:  # every set is units of complex c in grid g
                             cnt = cx_in[c]
                             before = len(cnt) > 1
                             after_cnt = dict(cnt)
-                            after_cnt[g] -= 1
+                            after_cnt[g] -= len(s)
                             if after_cnt[g] == 0:
                                 del after_cnt[g]
-                            after_cnt[h] = after_cnt.get(h, 0) + 1
+                            after_cnt[h] = after_cnt.get(h, 0) + len(s)
                             ds = float(len(after_cnt) > 1) - float(before)
                         ph_new = gp[h] + s_perim - 2 * to_h
                         dpp = new_g + _pp(ga[h] + s_area, ph_new) - old_g - _pp(ga[h], gp[h])
