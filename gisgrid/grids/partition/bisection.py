@@ -26,6 +26,9 @@ import numpy as np
 from gisgrid.grids.partition.graph import _UnitGraph
 from gisgrid.grids.partition.tessellation import _Tessellation
 
+#: Complex cut penalty when re-bisecting grids to make a complex whole: any cut that keeps complexes
+#: whole and the households in the window beats one through a complex.
+REJOIN_CUT_PENALTY = 20.0
 #: Sweep directions, π/8 apart: a cut's angle is within 11° of the best straight cut through the set.
 DIRECTIONS = 8
 #: A complex cut costs about a third of a cut straight across the set: a cut bends round a complex
@@ -65,6 +68,7 @@ class _Bisector(_UnitGraph):
         super().__init__(t, xy, hh, complex_code, lo, hi, seed)
         # the seed turns the whole fan of directions by up to one step, so seeds cover every angle
         self.angle0 = float(self.rng.uniform(0.0, math.pi / DIRECTIONS))
+        self.complex_cut_penalty = COMPLEX_CUT_PENALTY
 
     def bisect_best(self, k: int, starts: int) -> np.ndarray:
         """The best of ``starts`` bisections, their fans of directions turned by equal fractions of a step
@@ -160,7 +164,7 @@ class _Bisector(_UnitGraph):
             off = (left < soft_lo) | (left > soft_hi)
             cost = (_INFEASIBLE * (viol > 0) + _VIOLATION_WEIGHT * viol / max(self.hi, 1) + _OFF_BALANCE * off
                     + cutw / scale
-                    + COMPLEX_CUT_PENALTY * cxcut + SHARE_PULL * np.abs(left - target) / dev_scale)
+                    + self.complex_cut_penalty * cxcut + SHARE_PULL * np.abs(left - target) / dev_scale)
             counts = np.arange(1, m)
             cost = np.where((counts < k1) | (m - counts < k2), np.inf, cost)
             for c in np.argsort(cost, kind="stable")[:CUTS_PER_DIRECTION]:
@@ -243,7 +247,7 @@ class _Bisector(_UnitGraph):
             if households > hi or m - size < k2:
                 break
             if households >= lo and size >= k1:
-                found.append((cut / scale + COMPLEX_CUT_PENALTY * cx_cut
+                found.append((cut / scale + self.complex_cut_penalty * cx_cut
                               + SHARE_PULL * abs(households - target) / dev_scale
                               + _OFF_BALANCE * (not soft[0] <= households <= soft[1]), size))
         found.sort()

@@ -62,14 +62,17 @@ def oversized(b: gpd.GeoDataFrame, units: _Units, entrances: np.ndarray, levels:
               causes: Causes) -> list[Problem]:
     """One problem per unit over the maximum: the building cannot be split (further)."""
     out: list[Problem] = []
+    levels_known = b["levels"].notna().to_numpy() if "levels" in b.columns else np.zeros(len(b), dtype=bool)
+    entrances_known = b["units"].notna().to_numpy() if "units" in b.columns else np.zeros(len(b), dtype=bool)
     for u in np.flatnonzero(units.hh > hi).tolist():
         i = int(units.building[u])
         label = building_label(b, i)
         causes.oversized.append(label)
         part = units.part[u]
-        floors = f"{int(levels[i])} floor(s)" if levels[i] > 0 else "no recorded floors"
+        floors = f"{int(levels[i])} floor(s)" if levels_known[i] else "no recorded floors"
+        doors = f"{int(entrances[i])} entrance(s)" if entrances_known[i] else "no recorded entrances"
         if part is None:
-            message = (f"{label} has {floors} and {int(entrances[i])} entrance(s) with {int(units.hh[u])} "
+            message = (f"{label} has {floors} and {doors} with {int(units.hh[u])} "
                        f"households, more than {hi}: it cannot be split and is a grid of its own; record its "
                        "entrances (units) or floors (levels) so it can be split")
             rule = "indivisible building over maximum"

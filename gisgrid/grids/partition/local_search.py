@@ -5,7 +5,8 @@ A move is taken when it lexicographically improves (total households outside the
 split, sum of Polsby–Popper) and leaves the donor grid connected. Units are visited in a seeded random
 order, pass after pass, until a pass moves nothing; then a chained pair repair is tried while grids are
 still out of range. :meth:`_Partitioner.improve` runs the whole sequence: contiguity, recombination, local
-search, and both repairs once more if households are still outside the window.
+search, both repairs once more if households are still outside the window, and the rejoining of split
+complexes that fit in a grid (then the local search once more).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class _Partitioner(_Repairer):
         labels = self._local(labels, k, max_passes, budget)
         if self.score(labels)[0] > 0:
             self._recombine(labels, k, budget)
+            labels = self._local(labels, k, max_passes, budget)
+        if self.score(labels)[1] > 0 and self._rejoin_complexes(labels, budget):
             labels = self._local(labels, k, max_passes, budget)
         return labels
 

@@ -92,6 +92,7 @@ class GridPlan:
     stats
         ``in_range_share``, ``mean_polsby_popper``, ``boundary_on_street_share`` (share of the internal
         grid boundary within 10 m of a street or barrier line), ``complexes_whole_share``,
+        ``fitting_complexes_whole_share`` (of the complexes with at most ``max_households``),
         ``search_spent``, ``seconds`` and a few more counts. ``seconds`` is measured for the report only: nothing in the plan depends on it.
     """
 
@@ -399,11 +400,14 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
                      + ("" if fits else f"; it has more than {hi} households and cannot be whole")),
             action="warned"))
     in_range = int(((grids["households"] >= lo) & (grids["households"] <= hi)).sum())
+    fitting = sum(1 for key in cx_grids if cx_hh.get(key, 0) <= hi)
+    fitting_whole = sum(1 for key in cx_grids if cx_hh.get(key, 0) <= hi and len(cx_grids[key]) == 1)
     stats = {
         "in_range_share": in_range / k if k else 0.0,
         "mean_polsby_popper": float(grids["polsby_popper"].mean()) if k else 0.0,
         "boundary_on_street_share": on_street,
         "complexes_whole_share": whole / len(cx_grids) if cx_grids else 1.0,
+        "fitting_complexes_whole_share": fitting_whole / fitting if fitting else 1.0,
         "complexes": len(cx_grids),
         "complexes_split": len(cx_grids) - whole,
         "buildings_split": len(split_buildings),
