@@ -58,7 +58,9 @@ def read_barriers(path: str | Path) -> gpd.GeoDataFrame:
 
 @functools.cache
 def load_extract(name: str) -> dict[str, Any]:
-    """``buildings`` (indexed by ``source_ref``), ``community``, ``streets``, ``complexes``, ``barriers``."""
+    """``buildings`` (indexed by ``source_ref``, with ``complex_key`` = the complex's ``source_ref``),
+    ``community``, ``streets`` and ``barriers``."""
+    from gisgrid.grids.partition.inputs import _complex_keys
     from gisgrid.osm import read_osm
 
     path = extract_path(name)
@@ -66,7 +68,9 @@ def load_extract(name: str) -> dict[str, Any]:
     columns = [c for c in ("households", "levels", "name", "source_ref", "geometry") if c in osm.buildings.columns]
     buildings = osm.buildings[columns].copy()
     buildings.index = pd.Index(buildings["source_ref"].tolist(), name="building_id")
+    complexes = osm.complexes.set_index("source_ref") if len(osm.complexes) else osm.complexes
+    buildings["complex_key"] = _complex_keys(buildings, complexes)
     corners = shapely.multipoints(shapely.get_coordinates(buildings.geometry.to_numpy()))
     community = shapely.convex_hull(corners).buffer(0.0005)
     return {"buildings": buildings, "community": community, "streets": osm.street_edges,
-            "complexes": osm.complexes, "barriers": read_barriers(path)}
+            "barriers": read_barriers(path)}

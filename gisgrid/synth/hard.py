@@ -40,13 +40,15 @@ from gisgrid.synth.geometry import METRIC_CRS, WGS84, reproject
 __all__ = ["HardDistrict", "generate_hard_district"]
 
 _ORIGIN = (500_000.0 - 30_000.0, 3_850_000.0)  # UTM 50N metres, near 117.30 E, 34.80 N
-_SPACING = 55.0  # metres of district side per √building: about 1,700 m for 1,000 buildings
+_SPACING = 55.0  # metres of district side per √building, plus _MARGIN_M: about 1,900 m for 1,000 buildings
+_MARGIN_M = 200.0  # the river, streets and park take a larger share of a small district
 _STREET_PITCH = (210.0, 170.0)  # between street lines, before jitter
 _STREET_SETBACK = 9.0  # buildings keep this far from a street centre line
 _RIVER_WIDTH = (40.0, 70.0)
 _GIANT_SHARE = 0.04
 _TOWER_SHARE = 0.35
 _LOW_SHARE = 0.15
+_PLACEMENT_ROUNDS = 6  # finer lattices tried (each 10 % finer) until the buildings fit
 
 
 @dataclass
@@ -138,6 +140,35 @@ def _households(kind: str, rng: np.random.Generator) -> tuple[int, int | None, i
     return int(rng.integers(1, 6)), levels, 1
 
 
+def _place(rng: np.random.Generator, width: float, height: float, pitch: float, wanted: int, area: shapely.Polygon,
+           blocked: shapely.Geometry, campus: shapely.Polygon,
+           block_tree: shapely.STRtree) -> tuple[list[dict[str, object]], list[shapely.Polygon]]:
+    gx, gy = np.meshgrid(np.arange(pitch / 2, width, pitch), np.arange(pitch / 2, height, pitch))
+    slots = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-6, 6, size=(gx.size, 2))
+    rows: list[dict[str, object]] = []
+    footprints: list[shapely.Polygon] = []
+    for x, y in slots[rng.permutation(len(slots))]:
+        if len(rows) >= wanted:
+            break
+        r = rng.random()
+        kind = "giant" if r < _GIANT_SHARE else "tower" if r < _GIANT_SHARE + _TOWER_SHARE else \
+            "low" if r < _GIANT_SHARE + _TOWER_SHARE + _LOW_SHARE else "slab"
+        half = {"giant": (30, 9), "tower": (13, 9), "slab": (24, 6), "low": (6, 5)}[kind]
+        theta = rng.uniform(-0.2, 0.2)
+        foot = shapely.affinity.rotate(shapely.box(x - half[0], y - half[1], x + half[0], y + half[1]), theta,
+                                       use_radians=True)
+        if blocked.intersects(foot) or not area.contains(foot) or \
+                (footprints and bool(shapely.dwithin(np.asarray(footprints, dtype=object), foot, 4.0).any())):
+            continue
+        hh, levels, units = _households(kind, rng)
+        hit = block_tree.query(shapely.Point(x, y), predicate="within")
+        block = int(hit[0]) if len(hit) else -1
+        rows.append({"households": hh, "levels": levels, "units": units, "kind": kind, "block": block,
+                     "in_campus": bool(campus.contains(shapely.Point(x, y)))})
+        footprints.append(foot)
+    return rows, footprints
+
+
 def generate_hard_district(seed: int = 0, buildings: int = 1_000, *, bridges: int = 2,
                            indivisible: int = 0) -> HardDistrict:
     """A hard district of about ``buildings`` buildings (see the module docstring).
@@ -161,7 +192,7 @@ def generate_hard_district(seed: int = 0, buildings: int = 1_000, *, bridges: in
     if indivisible < 0:
         raise InvalidInputError(f"indivisible={indivisible}", field="indivisible", rule="≥ 0")
     rng = np.random.default_rng(seed)
-    side = math.sqrt(buildings) * _SPACING
+    side = math.sqrt(buildings) * _SPACING + _MARGIN_M
     width, height = side * 1.15, side / 1.15
     area = shapely.box(0, 0, width, height)
     centre, river = _river(width, height, rng)
@@ -177,35 +208,19 @@ def generate_hard_district(seed: int = 0, buildings: int = 1_000, *, bridges: in
     blocked = shapely.union_all([river.buffer(8), park, street_zone, railway.buffer(15), campus.boundary.buffer(4)])
     shapely.prepare(blocked)
 
-    # building slots: a jittered lattice, kept off streets, water, the park, the railway and the wall
-    pitch = _SPACING * 0.72
-    gx, gy = np.meshgrid(np.arange(pitch / 2, width, pitch), np.arange(pitch / 2, height, pitch))
-    slots = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-6, 6, size=(gx.size, 2))
-    rows: list[dict[str, object]] = []
-    footprints: list[shapely.Polygon] = []
+    # building slots: a jittered lattice, kept off streets, water, the park, the railway, the wall and each
+    # other; the lattice is made finer until it holds the buildings asked for
     blocks = [b for b in shapely.get_parts(shapely.polygonize(shapely.get_parts(
         shapely.union_all([area.boundary, *streets, river.boundary])))) if b.area > 0]
     block_tree = shapely.STRtree(blocks)
-    for x, y in slots[rng.permutation(len(slots))]:
+    pitch = _SPACING * 0.72
+    for _ in range(_PLACEMENT_ROUNDS):
+        rows, footprints = _place(rng, width, height, pitch, buildings, area, blocked, campus, block_tree)
         if len(rows) >= buildings:
             break
-        r = rng.random()
-        kind = "giant" if r < _GIANT_SHARE else "tower" if r < _GIANT_SHARE + _TOWER_SHARE else \
-            "low" if r < _GIANT_SHARE + _TOWER_SHARE + _LOW_SHARE else "slab"
-        half = {"giant": (30, 9), "tower": (13, 9), "slab": (24, 6), "low": (6, 5)}[kind]
-        theta = rng.uniform(-0.2, 0.2)
-        foot = shapely.affinity.rotate(shapely.box(x - half[0], y - half[1], x + half[0], y + half[1]), theta,
-                                       use_radians=True)
-        if blocked.intersects(foot) or not area.contains(foot):
-            continue
-        hh, levels, units = _households(kind, rng)
-        hit = block_tree.query(shapely.Point(x, y), predicate="within")
-        block = int(hit[0]) if len(hit) else -1
-        rows.append({"households": hh, "levels": levels, "units": units, "kind": kind, "block": block,
-                     "in_campus": bool(campus.contains(shapely.Point(x, y)))})
-        footprints.append(foot)
+        pitch *= 0.9
     for j in range(indivisible):  # one floor, one entrance, too many households: cannot be split
-        for x, y in slots[rng.permutation(len(slots))]:
+        for x, y in rng.uniform((40, 40), (width - 40, height - 40), size=(400, 2)):
             foot = shapely.box(x - 30, y - 20, x + 30, y + 20)
             if not blocked.intersects(foot) and area.contains(foot) and \
                     not any(foot.intersects(f) for f in footprints):

@@ -47,12 +47,16 @@ class _UnitGraph:
         self.nbrs: list[list[int]] = [[] for _ in range(self.n)]
         self.nlen: list[list[float]] = [[] for _ in range(self.n)]
         self.nw: list[list[float]] = [[] for _ in range(self.n)]
-        for a, b, w, ww in zip(self.eu.tolist(), self.ev.tolist(), self.length.tolist(), self.weight.tolist(),
-                               strict=True):
+        # border off any street or barrier (the cells lie in one block): what a grid boundary should avoid
+        self.off_street = np.where(t.factor >= 1.0, self.length, 0.0)
+        self.noff: list[list[float]] = [[] for _ in range(self.n)]
+        for a, b, w, ww, wo in zip(self.eu.tolist(), self.ev.tolist(), self.length.tolist(), self.weight.tolist(),
+                                   self.off_street.tolist(), strict=True):
             for x, y in ((a, b), (b, a)):
                 self.nbrs[x].append(y)
                 self.nlen[x].append(w)
                 self.nw[x].append(ww)
+                self.noff[x].append(wo)
         self.rng = np.random.default_rng(seed)  # the only randomness; seeded, so a seed gives one plan
         # complexes that fit in one grid move and sweep as blocks
         cx = complex_code.copy()
