@@ -11,6 +11,7 @@ the convex hull of the buildings, 0.0005° wider (about 50 m), as the partition 
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,9 @@ def read_barriers(path: str | Path) -> gpd.GeoDataFrame:
     osm = pyrosm.OSM(str(path))
     frames = []
     for kind, criteria in _BARRIER_FILTERS:
-        found = osm.get_data_by_custom_criteria(custom_filter=criteria, filter_type="keep", keep_nodes=False)
+        with warnings.catch_warnings():  # pyrosm warns when an extract has none of a kind: that is an answer
+            warnings.filterwarnings("ignore", message="Could not find any OSM data", category=UserWarning)
+            found = osm.get_data_by_custom_criteria(custom_filter=criteria, filter_type="keep", keep_nodes=False)
         if found is None or len(found) == 0:
             continue
         geoms = found.geometry[~found.geometry.is_empty & found.geometry.notna()]
