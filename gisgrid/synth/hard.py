@@ -25,6 +25,7 @@ Everything is in EPSG:4326; the layout is worked in UTM 50N metres around 117.30
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -92,7 +93,7 @@ def _streets(width: float, height: float, rng: np.random.Generator, river: shape
         for i in range(1, count + 1):
             at = i * across / (count + 1) + rng.uniform(-0.2, 0.2) * pitch
             steps = np.linspace(0, length, 9)
-            for a, b in zip(steps[:-1], steps[1:], strict=True):
+            for a, b in itertools.pairwise(steps):
                 if rng.random() < 0.12:  # a dead end or a missing link
                     continue
                 seg = np.array([[at, a], [at, b]]) if axis == 0 else np.array([[a, at], [b, at]])

@@ -229,7 +229,8 @@ def test_hard_district_plans_in_range_with_splits() -> None:
     check_plan(plan, d.buildings, d.community, streets=d.streets)
     check_pieces(plan, d.buildings)
     over = d.buildings.index[d.buildings["households"] > 500]
-    hall = d.buildings.index[d.buildings["levels"].eq(1) & d.buildings["units"].eq(1) & (d.buildings["households"] > 500)]
+    b = d.buildings
+    hall = b.index[b["levels"].eq(1) & b["units"].eq(1) & (b["households"] > 500)]
     assert len(hall) == 1
     assert set(plan.pieces["building"]) == set(over) - set(hall)
     grids_in = plan.grids["households"].between(300, 500)

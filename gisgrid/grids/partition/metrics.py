@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import shapely
@@ -32,7 +32,7 @@ def polsby_popper(geom_metric: shapely.Geometry) -> float:
 ON_STREET_M = 10.0
 
 
-def boundary_on_lines_share(grids_metric: Sequence[shapely.Geometry], lines_metric: Sequence[shapely.Geometry],
+def boundary_on_lines_share(grids_metric: Iterable[shapely.Geometry], lines_metric: Iterable[shapely.Geometry],
                             *, within: float = ON_STREET_M) -> float:
     """Share (0..1) of the *internal* boundary length of ``grids_metric`` within ``within`` metres of a line.
 

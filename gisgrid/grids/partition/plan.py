@@ -43,7 +43,13 @@ from gisgrid.grids.partition.inputs import (
 from gisgrid.grids.partition.local_search import _Partitioner
 from gisgrid.grids.partition.metrics import boundary_on_lines_share, polsby_popper
 from gisgrid.grids.partition.numbering import number_grids
-from gisgrid.grids.partition.tessellation import _attach_orphans, _dissolve, _multi, _tessellate, _Tessellation
+from gisgrid.grids.partition.tessellation import (
+    _attach_orphans,
+    _dissolve,
+    _multi,
+    _tessellate,
+    _Tessellation,
+)
 from gisgrid.grids.partition.units import ENTRANCE, _footprints_inside, _make_units, _Units
 from gisgrid.report import Problem
 
@@ -93,7 +99,8 @@ class GridPlan:
         ``in_range_share``, ``mean_polsby_popper``, ``boundary_on_street_share`` (share of the internal
         grid boundary within 10 m of a street or barrier line), ``complexes_whole_share``,
         ``fitting_complexes_whole_share`` (of the complexes with at most ``max_households``),
-        ``search_spent``, ``seconds`` and a few more counts. ``seconds`` is measured for the report only: nothing in the plan depends on it.
+        ``search_spent``, ``seconds`` and a few more counts. ``seconds`` is measured for the report only:
+        nothing in the plan depends on it.
     """
 
     grids: gpd.GeoDataFrame

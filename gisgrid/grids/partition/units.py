@@ -19,6 +19,7 @@ range order, so the parts of one building are neighbours in the tessellation.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,7 @@ def _balanced_runs(w: np.ndarray, parts: int) -> list[list[int]]:
     assert starts is not None
     # use exactly ``parts`` runs: split the longest runs further (the cap still holds)
     bounds = [*starts, n]
-    runs = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    runs = [list(range(a, b)) for a, b in itertools.pairwise(bounds)]
     while len(runs) < parts:
         j = max(range(len(runs)), key=lambda r: (len(runs[r]), -r))
         r = runs.pop(j)
