@@ -285,9 +285,12 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
         for attempt, k in enumerate(part_ks[:K_TRIES]):
             tried = part.improve(part.bisect_best(k, BISECT_STARTS), budget)
             score = part.score(tried)
+            gained = best_score is None or score[0] < best_score[0]
             if best_score is None or score < best_score:
                 best_labels, best_score = tried, score
-            if score[0] == 0 or (attempt >= 1 and budget.share_spent() > FURTHER_K_SHARE):
+            # another k only while k's still lower the households outside the window: when two leave the
+            # same, the cause is local (a pocket, a lumpy building) and no k will remove it
+            if score[0] == 0 or not gained or (attempt >= 1 and budget.share_spent() > FURTHER_K_SHARE):
                 break
         assert best_labels is not None
         labels[members] = best_labels + offset
