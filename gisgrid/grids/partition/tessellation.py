@@ -18,7 +18,8 @@ The ground is followed, not fanned out:
 
 * **open land** — the part of a block farther than :data:`OPEN_REACH_M` from every footprint is not
   shared out among the buildings by Voronoi wedges: each connected piece of it goes whole to the cell it
-  shares the longest border with;
+  shares the longest border with — in blocks where open land is at most :data:`OPEN_SHARE_MAX` of the
+  area (a sparse block keeps its Voronoi cells, so its buildings stay neighbours);
 * **water** — water polygons are cut out of the cells (``water``) and handed whole to a neighbouring grid
   only when the grids are assembled, to tile the community; cells on the two banks of a river line are
   not neighbours, unless a bridge (a street crossing the water) lies within :data:`BRIDGE_REACH_M`, and
@@ -51,6 +52,10 @@ STREET_LINK = 0.25
 #: Open land farther than this from every footprint is not cut into Voronoi wedges: about the depth of
 #: a front garden and a lane on each side of a building row, beyond which land belongs to no building.
 OPEN_REACH_M = 60.0
+#: Open land is kept whole only in blocks where it is at most this share of the area: in a sparse block
+#: (a village, a campus of scattered halls) one open piece would border every cell, and giving it to one
+#: of them would leave the others neighbours of that cell only — a star no grid window fits.
+OPEN_SHARE_MAX = 1 / 3
 #: A bridge joins cells on the two banks when it lies within this distance of both: a short walk along
 #: the embankment to the bridge head.
 BRIDGE_REACH_M = 150.0
@@ -210,6 +215,12 @@ def _tessellate(points: np.ndarray, area: Any, lines: _Lines, footprints: np.nda
     if len(lines.water):
         wet[shapely.STRtree(lines.water).query(rep, predicate="within")[0]] = True
     open_land = np.zeros(len(faces), dtype=bool) if reach is None else ~shapely.within(rep, reach)
+    if open_land.any():  # a sparse block keeps its Voronoi cells: one open piece would join them all to one
+        face_area = shapely.area(faces)
+        open_area = np.bincount(np.maximum(face_block, 0), weights=face_area * open_land, minlength=len(blocks))
+        all_area = np.bincount(np.maximum(face_block, 0), weights=face_area, minlength=len(blocks))
+        sparse = open_area > OPEN_SHARE_MAX * np.maximum(all_area, 1e-12)
+        open_land &= (face_block >= 0) & ~sparse[np.maximum(face_block, 0)]
     owner = np.where((face_gen >= 0) & (block_of[np.maximum(face_gen, 0)] == face_block) & ~open_land,
                      face_gen, -1)
     gens_in_block: dict[int, np.ndarray] = {}
