@@ -31,7 +31,8 @@ Modules: :mod:`~gisgrid.synth.district` (the result and the generator), :mod:`~g
 (blocks, streets and communities, roads), :mod:`~gisgrid.synth.housing` (complexes, buildings,
 companies), :mod:`~gisgrid.synth.footways`, :mod:`~gisgrid.synth.stations`, :mod:`~gisgrid.synth.people`,
 :mod:`~gisgrid.synth.incidents`, and the helpers :mod:`~gisgrid.synth.names` and
-:mod:`~gisgrid.synth.geometry`.
+:mod:`~gisgrid.synth.geometry`. :mod:`~gisgrid.synth.hard` makes *hard* districts for the grid planner
+(towers with floors and entrances, a river with bridges, irregular streets, railway, wall, open land).
 """
 
 from __future__ import annotations

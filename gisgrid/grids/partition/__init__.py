@@ -7,11 +7,14 @@ contiguous, compact and keep residential complexes (小区) whole where their ho
 How it works, one module per step
 ---------------------------------
 1. **Units** (:mod:`.units`). Every building is a unit at its representative point; a building over the
-   maximum is split by entrance into runs of consecutive entrances (:attr:`GridPlan.pieces`).
-2. **Tessellation and adjacency** (:mod:`.tessellation`). Community boundary, streets and the units'
-   Voronoi edges are noded once and polygonised into cells that end at streets and tile the community
-   exactly; cells sharing a border are neighbours, weighted by its length (× :data:`WEAK_LINK` across a
-   major road, so grids end at arterials). Built in a local metric frame (:mod:`.inputs`).
+   maximum is split by entrance into runs of consecutive entrances, else by floor range
+   (:attr:`GridPlan.pieces`); one that cannot be split is a grid of its own.
+2. **Tessellation and adjacency** (:mod:`.tessellation`). Community boundary, streets, barriers, the reach
+   of open land and the units' Voronoi edges are noded once and polygonised into cells that end at
+   streets and barriers and, with the water pieces, tile the community exactly; cells sharing a border are
+   neighbours, weighted by its length (× :data:`WEAK_LINK` across a major road or barrier,
+   × :data:`STREET_LINK` along a minor street); banks of water are joined only at bridges. Built in a
+   local metric frame (:mod:`.inputs`).
 3. **k** (:mod:`.plan`). From ``[⌈H/max⌉, ⌊H/min⌋]``, ``H / k`` nearest the middle of the window first.
 4. **Recursive weighted bisection** (:mod:`.bisection`). ``⌊k/2⌋ : ⌈k/2⌉`` straight sweeps in eight
    directions (offset by the seed), only at cuts that keep both sides feasible, cheapest by street-weighted
@@ -20,7 +23,8 @@ How it works, one module per step
    one or two neighbours and the union re-bisected (a deterministic ReCom step); chained move pairs.
 6. **Local search** (:mod:`.local_search`). Boundary units and whole complexes move between grids while
    that lowers households outside the window, then complexes split, then raises Polsby–Popper.
-7. **Numbering** (:mod:`.numbering`) west→east, north→south, and the result (:mod:`.plan`).
+7. **Numbering** (:mod:`.numbering`) west→east, north→south, and the result (:mod:`.plan`); problems name
+   buildings and say what would fix them (:mod:`.findings`).
 
 The search state shared by steps 4–6 is :mod:`.graph`; how far steps 5–6 may go is :mod:`.budget`.
 
@@ -38,11 +42,12 @@ from gisgrid.grids.partition.inputs import DEFAULT_MAJOR_HIGHWAYS, NON_STREET_HI
 from gisgrid.grids.partition.metrics import polsby_popper
 from gisgrid.grids.partition.numbering import number_grids
 from gisgrid.grids.partition.plan import GridPlan, building_adjacency, plan_grids
-from gisgrid.grids.partition.tessellation import WEAK_LINK
+from gisgrid.grids.partition.tessellation import STREET_LINK, WEAK_LINK
 
 __all__ = [
     "DEFAULT_MAJOR_HIGHWAYS",
     "NON_STREET_HIGHWAYS",
+    "STREET_LINK",
     "WEAK_LINK",
     "GridPlan",
     "building_adjacency",

@@ -26,6 +26,9 @@ import numpy as np
 from gisgrid.grids.partition.graph import _UnitGraph
 from gisgrid.grids.partition.tessellation import _Tessellation
 
+#: Complex cut penalty when re-bisecting grids to make a complex whole: any cut that keeps complexes
+#: whole and the households in the window beats one through a complex.
+REJOIN_CUT_PENALTY = 20.0
 #: Sweep directions, π/8 apart: a cut's angle is within 11° of the best straight cut through the set.
 DIRECTIONS = 8
 #: A complex cut costs about a third of a cut straight across the set: a cut bends round a complex
@@ -34,6 +37,16 @@ COMPLEX_CUT_PENALTY = 0.35
 #: Weight of the distance from the proportional share (0.3 at the middle of the slack): enough to prefer
 #: balanced halves, which leave both sides room, over a marginally shorter cut.
 SHARE_PULL = 0.6
+#: Share of the window kept free on both sides of each side's *mean* grid, growing with its number of
+#: grids as ``BALANCE_MARGIN · (1 − 1/k)``: a side of many grids whose mean sits at the edge of the window
+#: (every one of its grids at 495, say) leaves its own cuts no room, and lumpy units (towers of 200–480
+#: households) then push grids out of range by a few households each, in a whole region, which the local
+#: search cannot undo (it would need a long chain of moves). 0.35 keeps the mean of a large side within
+#: the middle 30 % of the window (370–430 for 300–500) and a pair of grids within 335–465.
+BALANCE_MARGIN = 0.35
+#: Cost of a cut outside that balanced band (but inside the window): above any balanced cut's cost, so
+#: it is taken only when no balanced cut leaves both sides contiguous.
+_OFF_BALANCE = 100.0
 #: Cost of a cut that leaves a side outside its household window: above any admissible cut.
 _INFEASIBLE = 1e6
 #: Per maximum-grid's worth of households outside the window, so infeasible cuts rank by how far out.
@@ -55,6 +68,24 @@ class _Bisector(_UnitGraph):
         super().__init__(t, xy, hh, complex_code, lo, hi, seed)
         # the seed turns the whole fan of directions by up to one step, so seeds cover every angle
         self.angle0 = float(self.rng.uniform(0.0, math.pi / DIRECTIONS))
+        self.complex_cut_penalty = COMPLEX_CUT_PENALTY
+
+    def bisect_best(self, k: int, starts: int) -> np.ndarray:
+        """The best of ``starts`` bisections, their fans of directions turned by equal fractions of a step
+        (ties: the first)."""
+        base = self.angle0
+        best: tuple[tuple[float, int, float], np.ndarray] | None = None
+        try:
+            for j in range(max(1, starts)):
+                self.angle0 = base + j * math.pi / DIRECTIONS / max(1, starts)
+                labels = self.bisect(k)
+                score = self.score(labels)
+                if best is None or score < best[0]:
+                    best = (score, labels)
+        finally:
+            self.angle0 = base
+        assert best is not None
+        return best[1]
 
     def bisect(self, k: int) -> np.ndarray:
         labels = np.full(self.n, -1, dtype=np.int64)
@@ -74,6 +105,12 @@ class _Bisector(_UnitGraph):
         lo = max(k1 * self.lo, total - k2 * self.hi)
         hi = min(k1 * self.hi, total - k2 * self.lo)
         target = total * k1 / k
+        width = self.hi - self.lo
+        m1, m2 = BALANCE_MARGIN * (1 - 1 / k1) * width, BALANCE_MARGIN * (1 - 1 / k2) * width
+        soft_lo = max(lo, k1 * (self.lo + m1), total - k2 * (self.hi - m2))
+        soft_hi = min(hi, k1 * (self.hi - m1), total - k2 * (self.lo + m2))
+        if soft_lo > soft_hi:  # the households leave no balanced band: the window alone
+            soft_lo, soft_hi = lo, hi
         inset = np.zeros(self.n, dtype=bool)
         inset[idx] = True
         emask = inset[self.eu] & inset[self.ev]
@@ -124,8 +161,10 @@ class _Bisector(_UnitGraph):
                 np.add.at(d2, last[real] + 1, -1.0)
                 cxcut = np.cumsum(d2)[1:m]
             viol = np.maximum(0, lo - left) + np.maximum(0, left - hi)
-            cost = (_INFEASIBLE * (viol > 0) + _VIOLATION_WEIGHT * viol / max(self.hi, 1) + cutw / scale
-                    + COMPLEX_CUT_PENALTY * cxcut + SHARE_PULL * np.abs(left - target) / dev_scale)
+            off = (left < soft_lo) | (left > soft_hi)
+            cost = (_INFEASIBLE * (viol > 0) + _VIOLATION_WEIGHT * viol / max(self.hi, 1) + _OFF_BALANCE * off
+                    + cutw / scale
+                    + self.complex_cut_penalty * cxcut + SHARE_PULL * np.abs(left - target) / dev_scale)
             counts = np.arange(1, m)
             cost = np.where((counts < k1) | (m - counts < k2), np.inf, cost)
             for c in np.argsort(cost, kind="stable")[:CUTS_PER_DIRECTION]:
@@ -143,7 +182,7 @@ class _Bisector(_UnitGraph):
                     keyarr = np.zeros(self.n)
                     keyarr[idx] = grow_key
                     for cost_g, members in self._grow(start, keyarr, inset, m, k1, k2, lo, hi, target, scale,
-                                                      dev_scale, cx_size):
+                                                      dev_scale, cx_size, (soft_lo, soft_hi)):
                         candidates.append((cost_g, len(candidates), members))
             candidates.sort(key=lambda t: (t[0], t[1]))
             chosen = self._first_contiguous(candidates, inset, feasible_only=False)
@@ -172,7 +211,7 @@ class _Bisector(_UnitGraph):
 
     def _grow(self, start: int, keyarr: np.ndarray, inset: np.ndarray, m: int, k1: int, k2: int, lo: float,
               hi: float, target: float, scale: float, dev_scale: float,
-              cx_size: dict[int, int]) -> list[tuple[float, np.ndarray]]:
+              cx_size: dict[int, int], soft: tuple[float, float]) -> list[tuple[float, np.ndarray]]:
         """Grow a connected region from ``start`` in ``keyarr`` order; the best prefixes in the window."""
         inside = np.zeros(self.n, dtype=bool)
         queued = np.zeros(self.n, dtype=bool)
@@ -208,7 +247,8 @@ class _Bisector(_UnitGraph):
             if households > hi or m - size < k2:
                 break
             if households >= lo and size >= k1:
-                found.append((cut / scale + COMPLEX_CUT_PENALTY * cx_cut
-                              + SHARE_PULL * abs(households - target) / dev_scale, size))
+                found.append((cut / scale + self.complex_cut_penalty * cx_cut
+                              + SHARE_PULL * abs(households - target) / dev_scale
+                              + _OFF_BALANCE * (not soft[0] <= households <= soft[1]), size))
         found.sort()
         return [(cost, np.asarray(order[:size], dtype=np.int64)) for cost, size in found[:GROWN_PER_START]]

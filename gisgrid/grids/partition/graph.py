@@ -1,9 +1,10 @@
 """The units' adjacency as the search sees it, and the per-grid tallies a move updates in O(degree).
 
 :class:`_UnitGraph` holds what never changes during a plan: households, cell areas and perimeters, the
-edges with their border lengths and weights (:data:`~gisgrid.grids.partition.tessellation.WEAK_LINK`
-across major roads), neighbour lists and the residential complexes that fit in one grid (those move and
-sweep as blocks). The bisection, the repair and the local search build on it, one subclass each.
+edges with their border lengths and weights (the tessellation's factor: weak across major roads,
+barriers and bridges, a quarter along minor streets), the border off any street, neighbour lists and the
+residential complexes that fit in one grid (those move and sweep as blocks). The bisection, the repair
+and the local search build on it, one subclass each.
 
 :class:`_Tallies` keeps, for a labelling, each grid's households, area, perimeter, members and the grids
 each keepable complex is spread over. Perimeters are kept from cell perimeters and shared border lengths
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gisgrid.grids.partition.tessellation import WEAK_LINK, _Tessellation
+from gisgrid.grids.partition.tessellation import _Tessellation
 
 _MIN_PERIMETER_M = 1e-9  # a grid of cells with no perimeter (degenerate input) scores 0, not a division error
 
@@ -43,16 +44,20 @@ class _UnitGraph:
         self.xy, self.hh, self.lo, self.hi = xy, hh.astype(np.int64), lo, hi
         self.area, self.perim = t.area.astype(float), t.perimeter.astype(float)
         self.eu, self.ev, self.length = t.eu, t.ev, t.length.astype(float)
-        self.weight = np.where(t.weak, WEAK_LINK, 1.0) * self.length
+        self.weight = t.factor.astype(float) * self.length
         self.nbrs: list[list[int]] = [[] for _ in range(self.n)]
         self.nlen: list[list[float]] = [[] for _ in range(self.n)]
         self.nw: list[list[float]] = [[] for _ in range(self.n)]
-        for a, b, w, ww in zip(self.eu.tolist(), self.ev.tolist(), self.length.tolist(), self.weight.tolist(),
-                               strict=True):
+        # border off any street or barrier (the cells lie in one block): what a grid boundary should avoid
+        self.off_street = np.where(t.factor >= 1.0, self.length, 0.0)
+        self.noff: list[list[float]] = [[] for _ in range(self.n)]
+        for a, b, w, ww, wo in zip(self.eu.tolist(), self.ev.tolist(), self.length.tolist(), self.weight.tolist(),
+                                   self.off_street.tolist(), strict=True):
             for x, y in ((a, b), (b, a)):
                 self.nbrs[x].append(y)
                 self.nlen[x].append(w)
                 self.nw[x].append(ww)
+                self.noff[x].append(wo)
         self.rng = np.random.default_rng(seed)  # the only randomness; seeded, so a seed gives one plan
         # complexes that fit in one grid move and sweep as blocks
         cx = complex_code.copy()

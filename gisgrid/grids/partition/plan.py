@@ -27,6 +27,7 @@ from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS, check_community_code
 from gisgrid.crs import metric_crs_for
 from gisgrid.errors import InvalidInputError
 from gisgrid.grids.partition.budget import FURTHER_K_SHARE, SearchBudget
+from gisgrid.grids.partition.findings import Causes, oversized, window_report
 from gisgrid.grids.partition.graph import is_connected
 from gisgrid.grids.partition.inputs import (
     _WGS84,
@@ -35,14 +36,21 @@ from gisgrid.grids.partition.inputs import (
     _Frame,
     _int_column,
     _key_order,
+    _Lines,
     _plain,
     _prepare,
 )
 from gisgrid.grids.partition.local_search import _Partitioner
-from gisgrid.grids.partition.metrics import polsby_popper
+from gisgrid.grids.partition.metrics import boundary_on_lines_share, polsby_popper
 from gisgrid.grids.partition.numbering import number_grids
-from gisgrid.grids.partition.tessellation import WEAK_LINK, _dissolve, _multi, _tessellate, _Tessellation
-from gisgrid.grids.partition.units import _footprints_inside, _make_units, _Units
+from gisgrid.grids.partition.tessellation import (
+    _attach_orphans,
+    _dissolve,
+    _multi,
+    _tessellate,
+    _Tessellation,
+)
+from gisgrid.grids.partition.units import ENTRANCE, _footprints_inside, _make_units, _Units
 from gisgrid.report import Problem
 
 __all__ = ["GridPlan", "building_adjacency", "plan_grids"]
@@ -50,6 +58,14 @@ __all__ = ["GridPlan", "building_adjacency", "plan_grids"]
 #: Values of k tried per part, nearest the middle of the window first: each is a whole bisection and
 #: search, and four bound the work spent on a part whose households leave every k a violation.
 K_TRIES = 4
+#: Bisections tried per k, the fan of sweep directions turned a quarter step each time; the one with the
+#: fewest households outside the window is repaired and searched. A bisection costs about as much as
+#: 2,000 move evaluations, and on lumpy communities (towers, split buildings) the best of four starts
+#: with half the violation of the first.
+BISECT_STARTS = 4
+#: The columns of :attr:`GridPlan.pieces`, in order.
+PIECE_COLUMNS = ("building", "part_no", "kind", "entrance_from", "entrance_to", "floor_from", "floor_to",
+                 "households", "grid_code")
 
 
 @dataclass
@@ -67,16 +83,24 @@ class GridPlan:
         Building index → grid code. A building split by entrance maps to the grid holding most of its
         households (ties: the lower code).
     pieces
-        One row per entrance of every split building: ``building`` (index), ``unit`` (entrance number,
-        1…), ``households``, ``grid_code``.
+        One row per part of every building split because it is over the maximum: ``building`` (index
+        label), ``part_no`` (1…), ``kind`` (``"entrance"`` or ``"floors"``), ``entrance_from``,
+        ``entrance_to`` (entrance numbers, 1…) or ``floor_from``, ``floor_to`` (floors 1…levels) — the
+        other pair None — ``households`` and ``grid_code``. A building's parts are consecutive ranges
+        in order; their households add up to the building's.
     k, k_range
         The number of grids made and the valid range ``(⌈H/max⌉, ⌊H/min⌋)`` (empty when lo > hi).
     problems
         Every violation: ``households out of range``, ``no valid k``, ``indivisible building over
-        maximum``, ``complex split``, ``non-contiguous``.
+        maximum``, ``building part over maximum``, ``complex split``, ``non-contiguous`` and, when any
+        grid is outside the window, one ``window not met`` for the community (why and what would fix
+        it). Buildings are named by ``name`` and ``source_ref`` when the buildings carry them.
     stats
-        ``in_range_share``, ``mean_polsby_popper``, ``complexes_whole_share``, ``seconds`` and a few
-        more counts. ``seconds`` is measured for the report only: nothing in the plan depends on it.
+        ``in_range_share``, ``mean_polsby_popper``, ``boundary_on_street_share`` (share of the internal
+        grid boundary within 10 m of a street or barrier line), ``complexes_whole_share``,
+        ``fitting_complexes_whole_share`` (of the complexes with at most ``max_households``),
+        ``search_spent``, ``seconds`` and a few more counts. ``seconds`` is measured for the report only:
+        nothing in the plan depends on it.
     """
 
     grids: gpd.GeoDataFrame
@@ -90,7 +114,8 @@ class GridPlan:
 
 def building_adjacency(buildings: gpd.GeoDataFrame, community: shapely.Geometry,
                        streets: gpd.GeoDataFrame | None = None,
-                       major_highways: Sequence[str] = DEFAULT_MAJOR_HIGHWAYS) -> nx.Graph:
+                       major_highways: Sequence[str] = DEFAULT_MAJOR_HIGHWAYS,
+                       barriers: gpd.GeoDataFrame | None = None) -> nx.Graph:
     """The buildings' contiguity graph over their Voronoi cells inside the community, cut by streets.
 
     Parameters
@@ -104,20 +129,25 @@ def building_adjacency(buildings: gpd.GeoDataFrame, community: shapely.Geometry,
         Street lines with ``highway``; cells are cut along streets (service roads and paths excluded).
     major_highways
         ``highway`` values whose crossing makes a weak link.
+    barriers
+        Rivers, water, railways, walls (see :func:`plan_grids`): cells end at them and banks are joined
+        only by bridges; water pieces are added to the cell they share most border with.
 
     Returns
     -------
     networkx.Graph
         Nodes are the buildings' index labels with ``households``, ``complex``, ``cell`` (EPSG:4326
         polygon), ``area_m2``, ``perimeter_m``; edges have ``length_m`` (shared border), ``major_street``
-        (the pair is separated by a major road) and ``weight`` (``length_m``, × :data:`WEAK_LINK` across a
-        major road).
+        (the pair is separated by a major road) and ``weight`` (``length_m`` × the link factor: weak across
+        a major road, a barrier or a bridge, half along a minor street).
     """
-    b, _, frame, community_local, cut, major = _prepare(buildings, community, streets, major_highways)
+    b, _, frame, community_local, lines = _prepare(buildings, community, streets, major_highways, barriers)
     use = _footprints_inside(b, frame, community_local)
     xy = shapely.get_coordinates(shapely.point_on_surface(use))
-    t = _tessellate(xy, community_local, cut, major)
-    cells = frame.inv(t.cells)
+    t = _tessellate(xy, community_local, lines, use)
+    local_cells = t.cells.copy()
+    _attach_orphans(local_cells, list(t.water))
+    cells = frame.inv(local_cells)
     hh = (pd.to_numeric(b["households"], errors="coerce").fillna(0).astype(int).to_numpy()
           if "households" in b.columns else np.zeros(len(b), dtype=int))
     cx = _complex_keys(b, None)
@@ -126,8 +156,9 @@ def building_adjacency(buildings: gpd.GeoDataFrame, community: shapely.Geometry,
     for i, label in enumerate(labels):
         graph.add_node(label, households=int(hh[i]), complex=cx[i], cell=cells[i],
                        area_m2=float(t.area[i]), perimeter_m=float(t.perimeter[i]))
-    for a, c, ln, wk in zip(t.eu.tolist(), t.ev.tolist(), t.length.tolist(), t.weak.tolist(), strict=True):
-        graph.add_edge(labels[a], labels[c], length_m=ln, major_street=wk, weight=ln * (WEAK_LINK if wk else 1.0))
+    for a, c, ln, wk, f in zip(t.eu.tolist(), t.ev.tolist(), t.length.tolist(), t.weak.tolist(), t.factor.tolist(),
+                               strict=True):
+        graph.add_edge(labels[a], labels[c], length_m=ln, major_street=wk, weight=ln * f)
     return graph
 
 
@@ -150,16 +181,18 @@ def _k_choice(total: int, lo: int, hi: int, n_units: int) -> tuple[tuple[int, in
 
 def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, community_code: str,
                streets: gpd.GeoDataFrame | None = None, complexes: gpd.GeoDataFrame | None = None,
-               min_households: int = MIN_HOUSEHOLDS, max_households: int = MAX_HOUSEHOLDS, seed: int = 0,
-               barriers: gpd.GeoDataFrame | None = None) -> GridPlan:
+               min_households: int = MIN_HOUSEHOLDS, max_households: int = MAX_HOUSEHOLDS,
+               barriers: gpd.GeoDataFrame | None = None, seed: int = 0) -> GridPlan:
     """Partition one community into grids of ``[min_households, max_households]`` households.
 
     Parameters
     ----------
     buildings
         Polygons (EPSG:4326; another CRS is reprojected) indexed by building id, with ``households``
-        (whole numbers ≥ 0), optional ``units`` (entrances, 单元, ≥ 1) and optional ``complex_key`` or
-        ``complex_id``.
+        (whole numbers ≥ 0) and optionally ``units`` (entrances, 单元, ≥ 1), ``levels`` (floors, ≥ 1),
+        ``complex_key`` or ``complex_id``, and ``name`` / ``source_ref`` (e.g. ``way/123``), which
+        problems use to name a building. A building over the maximum is split by entrance, else by floor
+        range (:mod:`~gisgrid.grids.partition.units`).
     community
         The community polygon in EPSG:4326. The grids tile it exactly.
     community_code
@@ -173,8 +206,9 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
     min_households, max_households
         The household window (local practice 300–500).
     barriers
-        Rivers, water, railways and walls (lines or polygons, ``kind``) that grid boundaries follow.
-        Used by the partition core (issue 12); accepted and not yet used by this version of the core.
+        Lines or polygons in any CRS with ``kind`` in ``river|water|railway|wall|other``. Grids end at
+        them; no grid spans water unless a bridge (a street crossing it) joins its banks; water polygons
+        go whole to a neighbouring grid, only to tile the community.
     seed
         Fixes the sweep directions and the visiting order; the same seed and input give the same plan,
         byte for byte, on any machine (the search is bounded by counted work, not by time).
@@ -198,41 +232,48 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
             field="min_households", rule="1 ≤ min_households ≤ max_households",
         )
     lo, hi = int(min_households), int(max_households)
-    b, community, frame, community_local, cut, major = _prepare(buildings, community, streets,
-                                                                DEFAULT_MAJOR_HIGHWAYS)
+    b, community, frame, community_local, lines = _prepare(buildings, community, streets, DEFAULT_MAJOR_HIGHWAYS,
+                                                           barriers)
     if "households" not in b.columns:
         raise InvalidInputError("the buildings have no 'households' column", field="households",
                                 rule="households required")
     hh = _int_column(b, "households", minimum=0)
-    if "units" in b.columns:  # an unknown entrance count means one entrance (indivisible)
-        entrances = _int_column(b.assign(units=b["units"].fillna(1)), "units", minimum=1)
-    else:
-        entrances = np.ones(len(b), dtype=np.int64)
+    entrances = _optional_count(b, "units")  # unknown entrances or floors: one (cannot split by them)
+    levels = _optional_count(b, "levels")
     cx_keys = _complex_keys(b, complexes)
     cx_names = sorted({k for k in cx_keys if k is not None}, key=_key_order)
     cx_index = {k: i for i, k in enumerate(cx_names)}
     cx_code = np.array([cx_index[k] if k is not None else -1 for k in cx_keys], dtype=np.int64)
 
-    units = _make_units(b, hh, entrances, frame, community_local, hi, cx_code)
-    t = _tessellate(units.xy, community_local, cut, major)
+    units = _make_units(b, hh, entrances, levels, frame, community_local, hi, cx_code)
+    footprints = _footprints_inside(b, frame, community_local)
+    t = _tessellate(units.xy, community_local, lines, footprints)
     problems: list[Problem] = []
+    causes = Causes()
+    problems += oversized(b, units, entrances, levels, hi, causes)
     total = int(units.hh.sum())
     k_range, ks, valid = _k_choice(total, lo, hi, len(units.hh))
     if not valid:
+        causes.total_fits_no_k = True
         problems.append(Problem(
             feature=community_code, field="households", rule="no valid k",
             message=(f"{total} households cannot be split into grids of {lo}–{hi}: "
                      f"⌈H/max⌉ = {k_range[0]} > ⌊H/min⌋ = {k_range[1]}; the closest plan has {ks[0]} grid(s)"),
             action="warned"))
-    # parts of the community that no adjacency joins (a MultiPolygon, an enclave) get grids of their own
-    parts = t.components()
+    # a unit over the maximum (a building that cannot be split) is a grid of its own; the rest of the
+    # community is planned in the parts that no adjacency joins (a MultiPolygon, an enclave, a river bank)
+    fixed = np.flatnonzero(units.hh > hi)
+    free = np.flatnonzero(units.hh <= hi)
+    parts = [free[c] for c in t.subset(free).components()] if len(free) else []
     labels = np.full(len(units.hh), -1, dtype=np.int64)
-    offset = 0
+    labels[fixed] = np.arange(len(fixed))
+    offset = len(fixed)
     budget = SearchBudget()
     for number, members in enumerate(parts, start=1):
         part_hh = int(units.hh[members].sum())
         _, part_ks, part_valid = _k_choice(part_hh, lo, hi, len(members))
         if valid and not part_valid:
+            causes.cut_off.append((number, part_hh, len(parts)))
             problems.append(Problem(
                 feature=community_code, field="households", rule="no valid k",
                 message=(f"part {number} of {len(parts)} of the community ({part_hh} households, not adjacent "
@@ -243,28 +284,51 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
         best_labels: np.ndarray | None = None
         best_score: tuple[float, int, float] | None = None
         for attempt, k in enumerate(part_ks[:K_TRIES]):
-            tried = part.improve(part.bisect(k), budget)
+            tried = part.improve(part.bisect_best(k, BISECT_STARTS), budget)
             score = part.score(tried)
+            gained = best_score is None or score[0] < best_score[0]
             if best_score is None or score < best_score:
                 best_labels, best_score = tried, score
-            if score[0] == 0 or (attempt >= 1 and budget.share_spent() > FURTHER_K_SHARE):
+            # another k only while k's still lower the households outside the window: when two leave the
+            # same, the cause is local (a pocket, a lumpy building) and no k will remove it
+            if score[0] == 0 or not gained or (attempt >= 1 and budget.share_spent() > FURTHER_K_SHARE):
                 break
         assert best_labels is not None
         labels[members] = best_labels + offset
         offset += int(best_labels.max()) + 1
-    return _assemble(b, units, t, labels, frame, community_code, cx_keys, lo, hi, k_range, problems, started)
+    causes.budget_spent = budget.exhausted
+    plan = _assemble(b, units, t, labels, frame, community_code, cx_keys, lo, hi, k_range, problems, started,
+                     lines)
+    report = window_report(community_code, plan.grids["households"].to_numpy(), lo, hi, causes, budget.spent,
+                           budget.total)
+    if report is not None:
+        plan.problems.append(report)
+    plan.stats["search_spent"] = budget.spent
+    plan.stats["seconds"] = time.perf_counter() - started
+    return plan
+
+
+def _optional_count(b: gpd.GeoDataFrame, column: str) -> np.ndarray:
+    """A whole-number column ≥ 1 where given; 1 where missing or absent (cannot split by it)."""
+    if column not in b.columns:
+        return np.ones(len(b), dtype=np.int64)
+    return _int_column(b.assign(**{column: b[column].astype(object).where(b[column].notna(), 1)}), column,
+                       minimum=1)
 
 
 def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.ndarray, frame: _Frame,
               community_code: str, cx_keys: np.ndarray, lo: int, hi: int, k_range: tuple[int, int],
-              problems: list[Problem], started: float) -> GridPlan:
+              problems: list[Problem], started: float, lines: _Lines) -> GridPlan:
     used = np.unique(labels)
     remap = np.full(int(labels.max()) + 1, -1)
     remap[used] = np.arange(len(used))
     labels = remap[labels]
     k = len(used)
-    polys = [_dissolve(t.cells[labels == g]) for g in range(k)]
-    geoms = [_multi(p) for p in frame.inv(np.asarray(polys, dtype=object))]
+    polys = np.empty(k, dtype=object)
+    polys[:] = [_dissolve(t.cells[labels == g]) for g in range(k)]
+    _attach_orphans(polys, list(t.water))  # water goes whole to the grid it shares most border with
+    on_street = boundary_on_lines_share(polys, lines.measured())
+    geoms = [_multi(p) for p in frame.inv(polys)]
     gh = np.bincount(labels, weights=units.hh, minlength=k).astype(np.int64)
     grids = gpd.GeoDataFrame({"households": gh, "_g": np.arange(k)}, geometry=geoms, crs=_WGS84)
     grids = number_grids(grids, community_code)
@@ -279,15 +343,21 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
     b_code = [min(d, key=lambda c: (-d[c], c)) for _, d in sorted(per.items())]
     assignment = pd.Series(b_code, index=b.index, name="grid_code")
     rows = []
-    n_units = np.bincount(units.building, minlength=len(b))
-    split_buildings = set(np.flatnonzero(n_units > 1).tolist())
+    part_no: dict[int, int] = {}
     for u in range(len(units.hh)):
+        part = units.part[u]
+        if part is None:
+            continue
         i = int(units.building[u])
-        if i in split_buildings:
-            for e, h in units.entrances[u]:
-                rows.append({"building": _plain(b.index[i]), "unit": e, "households": h,
-                             "grid_code": unit_code[u]})
-    pieces = pd.DataFrame(rows, columns=["building", "unit", "households", "grid_code"])
+        part_no[i] = part_no.get(i, 0) + 1
+        ent = part.kind == ENTRANCE
+        rows.append({"building": _plain(b.index[i]), "part_no": part_no[i], "kind": part.kind,
+                     "entrance_from": part.first if ent else None, "entrance_to": part.last if ent else None,
+                     "floor_from": None if ent else part.first, "floor_to": None if ent else part.last,
+                     "households": int(units.hh[u]), "grid_code": unit_code[u]})
+    pieces = pd.DataFrame(rows, columns=list(PIECE_COLUMNS)).astype(
+        {c: object for c in ("entrance_from", "entrance_to", "floor_from", "floor_to")})
+    split_buildings = set(part_no)
 
     counts = assignment.value_counts()
     grids["buildings"] = grids["code"].map(counts).fillna(0).astype(int)
@@ -312,14 +382,6 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
     for i, key in enumerate(cx_keys.tolist()):
         if key is not None:
             cx_hh[key] = cx_hh.get(key, 0) + int(b_hh[i])
-    for u in range(len(units.hh)):
-        if units.hh[u] > hi:
-            i = int(units.building[u])
-            problems.append(Problem(
-                feature=_plain(b.index[i]), field="households", rule="indivisible building over maximum",
-                message=(f"building {b.index[i]!r} has {units.hh[u]} households in one entrance run, more than "
-                         f"{hi}; it cannot be split (give its 'units' to split it by entrance)"),
-                action="warned"))
     for code, h in zip(grids["code"], grids["households"], strict=True):
         if not lo <= h <= hi:
             problems.append(Problem(
@@ -349,10 +411,14 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
                      + ("" if fits else f"; it has more than {hi} households and cannot be whole")),
             action="warned"))
     in_range = int(((grids["households"] >= lo) & (grids["households"] <= hi)).sum())
+    fitting = sum(1 for key in cx_grids if cx_hh.get(key, 0) <= hi)
+    fitting_whole = sum(1 for key in cx_grids if cx_hh.get(key, 0) <= hi and len(cx_grids[key]) == 1)
     stats = {
         "in_range_share": in_range / k if k else 0.0,
         "mean_polsby_popper": float(grids["polsby_popper"].mean()) if k else 0.0,
+        "boundary_on_street_share": on_street,
         "complexes_whole_share": whole / len(cx_grids) if cx_grids else 1.0,
+        "fitting_complexes_whole_share": fitting_whole / fitting if fitting else 1.0,
         "complexes": len(cx_grids),
         "complexes_split": len(cx_grids) - whole,
         "buildings_split": len(split_buildings),

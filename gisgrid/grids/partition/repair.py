@@ -5,6 +5,8 @@
 * :meth:`_Repairer._recombine` — a grid still outside the window is merged with one or two neighbours and
   the union is bisected afresh (the idea of GerryChain's ReCom, used deterministically as a repair), which
   shifts many units at once where single moves are stuck.
+* :meth:`_Repairer._rejoin_complexes` — a complex that fits in a grid but is split: the grids it spans
+  (with a neighbour) are re-bisected with it as one block, when that leaves households no worse off.
 * :meth:`_Repairer._pair_repair` — two chained moves (push on, pull in, or swap) that lower the
   households outside the window; the local search calls it when no single move helps.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gisgrid.grids.partition.bisection import _Bisector
+from gisgrid.grids.partition.bisection import COMPLEX_CUT_PENALTY, REJOIN_CUT_PENALTY, _Bisector
 from gisgrid.grids.partition.budget import RECOMBINATION_COST, SearchBudget
 from gisgrid.grids.partition.graph import _Tallies
 
@@ -28,6 +30,12 @@ RECOMBINATION_ROUNDS_PER_GRID = 3
 #: Unions tried per grid out of range: with ~6 neighbours there are 6 pairs and 15 triples of them, the
 #: rest go to neighbours of neighbours.
 GROUPS_PER_GRID = 40
+#: A split complex spread over more grids than this is not rejoined by re-bisection (a union that large
+#: is a bisection of its own, not a repair).
+REJOIN_MAX_GRIDS = 3
+#: Unions tried per split complex: the grids it spans, then with each of its three longest-bordering
+#: neighbours.
+REJOIN_GROUPS = 4
 #: Best-scoring move pairs checked for contiguity (up to four graph searches each) per pair repair.
 PAIR_REPAIR_TRIES = 300
 
@@ -103,6 +111,52 @@ class _Repairer(_Bisector):
                     break
             if not done:
                 return
+
+    def _splits_in(self, labels: np.ndarray, complexes: list[int]) -> int:
+        return sum(1 for c in complexes if len({int(labels[u]) for u in self.cx_members[c]}) > 1)
+
+    def _rejoin_complexes(self, labels: np.ndarray, budget: SearchBudget) -> bool:
+        """Make whole the complexes that fit in a grid but are split, by re-bisecting the grids they span
+        (alone, or with one neighbouring grid) when that keeps every grid's households at least as well in
+        the window and splits fewer complexes (in place). Whether anything changed."""
+        changed = False
+        for c in self.keepable:
+            spanned = sorted({int(labels[u]) for u in self.cx_members[c]})
+            if len(spanned) == 1 or len(spanned) > REJOIN_MAX_GRIDS:
+                continue
+            inside = np.isin(labels, spanned)
+            border: dict[int, float] = {}
+            for a, b, w in zip(self.eu.tolist(), self.ev.tolist(), self.length.tolist(), strict=True):
+                if inside[a] != inside[b]:
+                    h = int(labels[b] if inside[a] else labels[a])
+                    border[h] = border.get(h, 0.0) + w
+            near = sorted(border, key=lambda h: (-border[h], h))
+            groups = [tuple(spanned)] + [(*spanned, h) for h in near[: REJOIN_GROUPS - 1]]
+            for group in groups:
+                if not budget.take(RECOMBINATION_COST):
+                    return changed
+                union = np.flatnonzero(np.isin(labels, group))
+                touched = sorted({int(self.block[u]) for u in union.tolist() if self.block[u] >= 0})
+                before = sum(self._viol(float(self.hh[labels == g].sum())) for g in group)
+                splits_before = self._splits_in(labels, touched)
+                out: list[np.ndarray] = []
+                self.complex_cut_penalty = REJOIN_CUT_PENALTY
+                try:
+                    self._split(union, len(group), out)
+                finally:
+                    self.complex_cut_penalty = COMPLEX_CUT_PENALTY
+                if len(out) != len(group):
+                    continue
+                after = sum(self._viol(float(self.hh[part].sum())) for part in out)
+                trial = labels.copy()
+                for gid, part in zip(group, out, strict=True):
+                    trial[part] = gid
+                if after <= before and self._splits_in(trial, touched) < splits_before and \
+                        all(self._connected(part) for part in out):
+                    labels[:] = trial
+                    changed = True
+                    break
+        return changed
 
     def _pair_repair(self, t: _Tallies, budget: SearchBudget) -> bool:
         """Two chained moves (push on, pull in, or swap) that lower the households outside the window.

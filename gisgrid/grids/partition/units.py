@@ -1,16 +1,25 @@
-"""Buildings → units: one unit per building, or one per run of entrances for a building over the maximum.
+"""Buildings → units: one unit per building, or one per *part* of a building over the maximum.
 
 Every building is a unit at its representative point. A building with more households than the maximum is
-split by entrance (单元, column ``units``) into runs of *consecutive* entrances — the fewest runs that each
-fit under the maximum, balanced by households — so the pieces of one building stay together (one run per
-grid, never interleaved) and are listed in :attr:`~gisgrid.grids.partition.plan.GridPlan.pieces`. A
-building without a ``units`` column (or with one entrance) is indivisible; if it alone exceeds the maximum
-it becomes one grid and the violation is reported. Households are assumed to be spread evenly over the
-entrances, and a run's unit sits on the footprint's long axis where its entrances are.
+split into parts that each fit, the way grid offices split a tall building:
+
+1. **by entrance** (单元, column ``units``) when it has more than one entrance and runs of *consecutive*
+   entrances can each fit: the fewest runs under the maximum, balanced by households;
+2. otherwise **by floor range** (楼层段, column ``levels``) when it has more than one floor: runs of
+   consecutive floors 1…levels, again the fewest that fit, balanced;
+3. otherwise, with several entrances but one floor, by entrance as far as that goes;
+4. a building with one entrance and one floor (or neither column) is indivisible: it stays one unit and,
+   when over the maximum, becomes a grid of its own and is reported by name and source reference.
+
+Households are assumed to be spread evenly over entrances (or floors). The parts of one building stay
+consecutive ranges (one range per grid, never interleaved) and are listed in
+:attr:`~gisgrid.grids.partition.plan.GridPlan.pieces`. A part's unit sits on the footprint's long axis in
+range order, so the parts of one building are neighbours in the tessellation.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +31,19 @@ import shapely
 from gisgrid.grids.partition.inputs import _Frame
 from gisgrid.grids.partition.tessellation import _clip
 
-_AXIS_INSET = 0.1  # runs sit on the middle 80 % of the long axis: clear of the end walls and the next cell
+_AXIS_INSET = 0.1  # parts sit on the middle 80 % of the long axis: clear of the end walls and the next cell
+
+#: Kinds of part a building is split into (``GridPlan.pieces["kind"]``).
+ENTRANCE, FLOORS = "entrance", "floors"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One range of a split building: entrances ``first..last`` or floors ``first..last`` (1-based)."""
+
+    kind: str
+    first: int
+    last: int
 
 
 @dataclass
@@ -30,12 +51,14 @@ class _Units:
     xy: np.ndarray
     hh: np.ndarray
     building: np.ndarray  # position of the building
-    entrances: list[list[tuple[int, int]]]  # (entrance number, households) per unit
+    part: list[_Part | None]  # None: the whole building
     complex_code: np.ndarray  # int, -1 = none
+    splittable: np.ndarray  # per building: could be split (more than one entrance or floor)
 
 
-def _entrance_runs(households: np.ndarray, maximum: int) -> list[list[int]]:
-    """Consecutive runs of entrances: the fewest that fit under ``maximum``, balanced by households."""
+def _runs(households: np.ndarray, maximum: int) -> list[list[int]]:
+    """Consecutive runs of entrances or floors: the fewest that fit under ``maximum``, balanced by households
+    (one item per run when even that does not fit)."""
     u = len(households)
     for parts in range(max(1, math.ceil(households.sum() / maximum)), u + 1):
         runs = _balanced_runs(households, parts)
@@ -45,26 +68,61 @@ def _entrance_runs(households: np.ndarray, maximum: int) -> list[list[int]]:
 
 
 def _balanced_runs(w: np.ndarray, parts: int) -> list[list[int]]:
-    """Split the sequence ``w`` into ``parts`` consecutive runs minimising the largest sum (small DP)."""
+    """Split the sequence ``w`` into ``parts`` consecutive runs minimising the largest sum.
+
+    Greedy on a binary-searched cap (exact for integer weights), O(n log ΣW): floors go up to 200."""
     n = len(w)
-    pre = np.concatenate([[0], np.cumsum(w)])
-    inf = float("inf")
-    best = [[inf] * (n + 1) for _ in range(parts + 1)]
-    cut = [[0] * (n + 1) for _ in range(parts + 1)]
-    best[0][0] = 0.0
-    for p in range(1, parts + 1):
-        for i in range(p, n + 1):
-            for j in range(p - 1, i):
-                v = max(best[p - 1][j], float(pre[i] - pre[j]))
-                if v < best[p][i]:
-                    best[p][i], cut[p][i] = v, j
-    runs: list[list[int]] = []
-    i = n
-    for p in range(parts, 0, -1):
-        j = cut[p][i]
-        runs.append(list(range(j, i)))
-        i = j
-    return runs[::-1]
+    if parts >= n:
+        return [[i] for i in range(n)]
+
+    def cuts(cap: int) -> list[int] | None:
+        starts, acc = [0], 0
+        for i, x in enumerate(w.tolist()):
+            if x > cap:
+                return None
+            if acc + x > cap:
+                starts.append(i)
+                acc = 0
+            acc += x
+        return starts if len(starts) <= parts else None
+
+    low, high = int(w.max()), int(w.sum())
+    while low < high:
+        mid = (low + high) // 2
+        if cuts(mid) is None:
+            low = mid + 1
+        else:
+            high = mid
+    starts = cuts(low)
+    assert starts is not None
+    # use exactly ``parts`` runs: split the longest runs further (the cap still holds)
+    bounds = [*starts, n]
+    runs = [list(range(a, b)) for a, b in itertools.pairwise(bounds)]
+    while len(runs) < parts:
+        j = max(range(len(runs)), key=lambda r: (len(runs[r]), -r))
+        r = runs.pop(j)
+        half = len(r) // 2
+        runs[j:j] = [r[:half], r[half:]]
+    return runs
+
+
+def _even(total: int, n: int) -> np.ndarray:
+    per = np.full(n, total // n, dtype=np.int64)
+    per[: total % n] += 1
+    return per
+
+
+def _split_plan(hh: int, entrances: int, levels: int, maximum: int) -> tuple[str, np.ndarray, list[list[int]]] | None:
+    """How a building over the maximum is split: (kind, households per entrance/floor, runs), or None."""
+    if entrances > 1:
+        per_e = _even(hh, entrances)
+        runs_e = _runs(per_e, maximum)
+        if max(int(per_e[r].sum()) for r in runs_e) <= maximum or levels <= 1:
+            return ENTRANCE, per_e, runs_e
+    if levels > 1:
+        per_f = _even(hh, levels)
+        return FLOORS, per_f, _runs(per_f, maximum)
+    return None
 
 
 def _footprints_inside(b: gpd.GeoDataFrame, frame: _Frame, community_local: Any) -> np.ndarray:
@@ -75,38 +133,39 @@ def _footprints_inside(b: gpd.GeoDataFrame, frame: _Frame, community_local: Any)
 
 
 def _make_units(
-    b: gpd.GeoDataFrame, hh: np.ndarray, entrances: np.ndarray, frame: _Frame, community_local: Any,
-    maximum: int, complex_code: np.ndarray,
+    b: gpd.GeoDataFrame, hh: np.ndarray, entrances: np.ndarray, levels: np.ndarray, frame: _Frame,
+    community_local: Any, maximum: int, complex_code: np.ndarray,
 ) -> _Units:
     use = _footprints_inside(b, frame, community_local)
     rep = shapely.get_coordinates(shapely.point_on_surface(use))
     xy: list[np.ndarray] = []
     out_hh: list[int] = []
     building: list[int] = []
-    ent: list[list[tuple[int, int]]] = []
+    parts: list[_Part | None] = []
     cx: list[int] = []
+    splittable = (entrances > 1) | (levels > 1)
     for i in range(len(b)):
-        u = int(entrances[i])
-        if hh[i] <= maximum or u <= 1:
+        plan = _split_plan(int(hh[i]), int(entrances[i]), int(levels[i]), maximum) if hh[i] > maximum else None
+        if plan is None or len(plan[2]) <= 1:
             xy.append(rep[i])
             out_hh.append(int(hh[i]))
             building.append(i)
-            ent.append([(1, int(hh[i]))])
+            parts.append(None)
             cx.append(int(complex_code[i]))
             continue
-        per = np.full(u, hh[i] // u, dtype=np.int64)
-        per[: hh[i] % u] += 1
+        kind, per, runs = plan
+        count = len(per)
         axis = _long_axis(use[i])
-        for run in _entrance_runs(per, maximum):
+        for run in runs:
             weights = per[run].astype(float)
-            t = float(np.average([(e + 0.5) / u for e in run], weights=weights if weights.sum() else None))
+            t = float(np.average([(e + 0.5) / count for e in run], weights=weights if weights.sum() else None))
             xy.append(axis[0] + t * (axis[1] - axis[0]))
             out_hh.append(int(per[run].sum()))
             building.append(i)
-            ent.append([(e + 1, int(per[e])) for e in run])
+            parts.append(_Part(kind, run[0] + 1, run[-1] + 1))
             cx.append(int(complex_code[i]))
     return _Units(np.asarray(xy, dtype=float), np.asarray(out_hh, dtype=np.int64), np.asarray(building),
-                  ent, np.asarray(cx, dtype=np.int64))
+                  parts, np.asarray(cx, dtype=np.int64), splittable)
 
 
 def _long_axis(poly: Any) -> tuple[np.ndarray, np.ndarray]:
