@@ -101,13 +101,10 @@ def test_plan_and_publish_store_the_parts_of_a_split_building(db: Session, plann
     assert report.published.parts == len(parts) + len(current_parts(db, 2))
     assert next(p["label"] for p in report.parts if p["building"] == 1).endswith("单元")
 
-    # the tower has no entrances: split by floor range (the partition core's), or reported indivisible
+    # the tower has no entrances: split by floor range, floors 1…30 in consecutive parts
     floors = current_parts(db, 2)
-    if floors:
-        assert {kind for _, kind, *_ in floors} == {"floors"} and floors[0][2] == 1 and floors[-1][3] == 30
-        assert sum(p[4] for p in floors) == 600
-    else:
-        assert any(p.rule == "indivisible building over maximum" and p.feature == 2 for p in report.problems)
+    assert floors and {kind for _, kind, *_ in floors} == {"floors"}
+    assert floors[0][2] == 1 and floors[-1][3] == 30 and sum(p[4] for p in floors) == 600
 
     # validation counts the parts: no grid is out of range that the stored tallies call in range
     problems = lg.validate_community(db, CC)

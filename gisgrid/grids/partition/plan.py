@@ -223,7 +223,6 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
         Malformed input (named field and feature); nothing is planned.
     """
     started = time.perf_counter()  # for stats["seconds"] only
-    del barriers  # used by the partition core (issue 12): this version accepts the keyword and ignores it
     check_community_code(community_code)
     if not (isinstance(min_households, int | np.integer) and isinstance(max_households, int | np.integer)) or \
             min_households < 1 or max_households < min_households:
