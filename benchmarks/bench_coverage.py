@@ -392,7 +392,8 @@ def run(ctx: dict[str, Any]) -> list[dict[str, Any]]:
                 "ours_over_peer": round(ours["full_ms"] / peer["full_ms"], 2) if peer["full_ms"] else None,
                 "ours_over_peer_with_buildings": round(ours["full_ms"] / (peer["full_ms"] + peer["buildings_ms"]), 2),
                 # processor time: what each side computed, less what the shared machine's load adds to the clock
-                "ours_over_peer_cpu": round(ours["full_cpu_ms"] / peer["full_cpu_ms"], 2) if peer["full_cpu_ms"] else None,
+                "ours_over_peer_cpu": round(ours["full_cpu_ms"] / peer["full_cpu_ms"], 2)
+                if peer["full_cpu_ms"] else None,
                 "identical": {k: _compare(a[k], b[k]) for k in a.files},
                 "load_before_after": [load0, _load()],
             })
