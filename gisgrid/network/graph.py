@@ -32,11 +32,28 @@ from scipy.sparse.csgraph import connected_components
 from gisgrid.crs import metric_crs_for
 from gisgrid.errors import GeometryError, InvalidInputError
 
-__all__ = ["MIN_EDGE_M", "StreetNetwork"]
+__all__ = ["MIN_EDGE_M", "Leaves", "StreetNetwork"]
 
 # scipy's csgraph keeps an explicit zero in a CSR matrix as a zero-length edge (two OSM nodes at the
 # same spot), so no minimum length is imposed; a negative length is refused
 MIN_EDGE_M = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Leaves:
+    """The network's dead ends (a door at the end of its branch) and the graph a search runs on without them.
+
+    ``node``: nodes with one neighbour whose neighbour has others (a two-node island keeps both);
+    ``parent``: that neighbour; ``weight``: the walk between them (the shortest of parallel edges).
+    ``csr``: the network's CSR (int32 indices) without the entries *into* these nodes: no shortest path
+    runs through a dead end, so a search never needs to enter one; its distance is its parent's plus
+    ``weight`` (or less, from a place on its own edge: the entries *out of* it are kept).
+    """
+
+    node: np.ndarray
+    parent: np.ndarray
+    weight: np.ndarray
+    csr: csr_array = field(repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,6 +181,24 @@ class StreetNetwork:
     @cached_property
     def edge_tree(self) -> shapely.STRtree:
         return shapely.STRtree(self.edge_lines)
+
+    @cached_property
+    def leaves(self) -> Leaves:
+        """The dead ends and the CSR without the entries into them (built once, kept)."""
+        indptr, indices = self.csr.indptr, self.csr.indices
+        degree = np.diff(indptr)
+        one = np.flatnonzero(degree == 1)
+        parent = indices[indptr[one]].astype(np.int64)
+        keep = degree[parent] > 1
+        node, parent, weight = one[keep], parent[keep], self.csr.data[indptr[one[keep]]]
+        dead = np.zeros(self.n_nodes, dtype=bool)
+        dead[node] = True
+        stay = ~dead[indices]
+        row = np.repeat(np.arange(self.n_nodes), degree)
+        counts = np.bincount(row[stay], minlength=self.n_nodes)
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        csr = csr_array((self.csr.data[stay], indices[stay].astype(np.int32), ptr), shape=self.csr.shape)
+        return Leaves(node.astype(np.int64), parent, weight.astype(float), csr)
 
     @cached_property
     def edge_component(self) -> np.ndarray:

@@ -45,16 +45,21 @@ class Nearest:
     source: np.ndarray
 
 
-def _augmented(net: StreetNetwork, sources: Snap) -> csr_array:
+def _augmented(net: StreetNetwork, sources: Snap, base: csr_array | None = None) -> csr_array:
+    """``base`` (the network's CSR by default) with one row per source appended: its links to its edge's
+    ends. Indices stay int32, as scipy's Dijkstra takes them (int64 would be cast on every search)."""
+    base = net.csr if base is None else base
     n, k = net.n_nodes, len(sources)
     u, v = net.edge_u[sources.edge], net.edge_v[sources.edge]
     length = net.edge_length[sources.edge]
     cols = np.column_stack([u, v]).ravel()
     data = np.column_stack([sources.offset + sources.along, sources.offset + (length - sources.along)]).ravel()
-    indptr = np.concatenate([net.csr.indptr, net.csr.indptr[-1] + 2 * np.arange(1, k + 1)])
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + 2 * np.arange(1, k + 1)])
+    index = np.int32 if len(indptr) and indptr[-1] < np.iinfo(np.int32).max and n + k < np.iinfo(np.int32).max \
+        else np.int64
     return csr_array(
-        (np.concatenate([net.csr.data, data]), np.concatenate([net.csr.indices, cols]).astype(np.int32),
-         indptr.astype(np.int64)),
+        (np.concatenate([base.data, data]), np.concatenate([base.indices, cols]).astype(index),
+         indptr.astype(index)),
         shape=(n + k, n + k),
     )
 
@@ -89,13 +94,25 @@ def nearest_each(
     One graph with every source as a virtual node and one pairing of places on shared edges serve all
     groups; each group costs one multi-source Dijkstra. A virtual node has no edge *into* it, so the
     sources outside a group never lie on its paths. ``source`` in the answers indexes ``sources``.
+
+    The searches run on the network without the entries into its dead ends (:attr:`StreetNetwork.leaves`,
+    e.g. the branch to each door): a dead end's distance is then its parent's plus the branch, or less
+    from a source on its own edge. A target at the first node of its edge (``along == 0``, every door
+    that is a node) reads that node's distance: the other end is never closer, as the edge between them
+    is at least the graph's shortest link. The rest walk from either end of their edge.
     """
     n = net.n_nodes
-    graph = _augmented(net, sources) if len(sources) else None
-    # what does not depend on the group, once: each target's edge ends and the walks to them, and the
-    # same-edge pairs (by target, then source position)
-    eu, ev = net.edge_u[targets.edge], net.edge_v[targets.edge]
-    back = net.edge_length[targets.edge] - targets.along
+    leaves = net.leaves
+    graph = _augmented(net, sources, leaves.csr) if len(sources) else None
+    # what does not depend on the group, once: targets at a node, the others' edge ends and the walks
+    # to them, and the same-edge pairs (by target, then source position)
+    at_node = targets.along == 0
+    node_t = np.flatnonzero(at_node)
+    node_n, node_off = net.edge_u[targets.edge[node_t]], targets.offset[node_t]
+    edge_t = np.flatnonzero(~at_node)
+    edge = targets.edge[edge_t]
+    eu, ev, along, off = net.edge_u[edge], net.edge_v[edge], targets.along[edge_t], targets.offset[edge_t]
+    back = net.edge_length[edge] - along
     ti, si, direct = _same_edge(sources, targets)
     out = []
     for group, limit in zip(groups, limits, strict=True):
@@ -105,10 +122,21 @@ def nearest_each(
             continue
         dist, _pred, origin = dijkstra(graph, directed=True, indices=n + group, min_only=True, limit=limit,
                                        return_predecessors=True)
-        du, dv = dist[eu] + targets.along, dist[ev] + back
+        # the dead ends, from their parents (the search never entered them)
+        alt = dist[leaves.parent] + leaves.weight
+        lower = alt < dist[leaves.node]
+        lower &= alt <= limit
+        dist[leaves.node[lower]] = alt[lower]
+        origin[leaves.node[lower]] = origin[leaves.parent[lower]]
+        best = np.empty(len(targets))
+        source = np.empty(len(targets), dtype=np.int64)
+        best[node_t] = dist[node_n] + node_off
+        source[node_t] = origin[node_n]
+        du, dv = dist[eu] + along, dist[ev] + back
         via_v = dv < du
-        best = np.where(via_v, dv, du) + targets.offset
-        source = origin[np.where(via_v, ev, eu)] - n
+        best[edge_t] = np.where(via_v, dv, du) + off
+        source[edge_t] = origin[np.where(via_v, ev, eu)]
+        source -= n
         member = np.zeros(len(sources), dtype=bool)
         member[group] = True
         keep = member[si]
@@ -126,7 +154,7 @@ def nearest_each(
             source[gt[better]] = gs[better]
         best[best > limit] = np.inf
         source[~np.isfinite(best)] = -1
-        out.append(Nearest(best, source.astype(np.int64, copy=False)))
+        out.append(Nearest(best, source))
     return out
 
 

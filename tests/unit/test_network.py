@@ -11,9 +11,12 @@ import pytest
 import shapely
 
 from gisgrid.network import (
+    Snap,
     StreetNetwork,
     distance_matrix,
     nearest,
+    nearest_each,
+    node_distances,
     path_between,
     place_distances,
     snap_buildings,
@@ -200,3 +203,50 @@ def test_place_distances_are_the_matrix_block_from_sources_to_targets(limit: flo
     want = distance_matrix(net, snaps, limit=limit)[np.ix_([0, 2, 4], [1, 3, 5, 6, 7, 8])]
     assert got.shape == (3, 6)
     assert np.allclose(got, want, equal_nan=False) and np.array_equal(np.isinf(got), np.isinf(want))
+
+
+@pytest.mark.parametrize(("seed", "limit"), [(0, np.inf), (1, np.inf), (2, 400.0), (3, 250.0)])
+def test_places_at_nodes_and_dead_ends_equal_the_general_path(seed: int, limit: float) -> None:
+    """The searches skip the dead ends and a target at its edge's first node reads that node's distance:
+    the same distances (and a source at that distance) as walking every target from both ends of its edge
+    over the whole graph, and one node's distance whichever edge reaches it (first or far end)."""
+    net, _ = random_network(seed, n=80, extra=12)  # a spanning tree plus a few more: many dead ends
+    dead = net.leaves.node
+    assert len(dead) >= 10
+    rng = np.random.default_rng(seed + 7)
+    dead_edges = np.flatnonzero(np.isin(net.edge_u, dead) | np.isin(net.edge_v, dead))
+    # sources on some dead ends' own edges (one exactly at the dead end), the rest anywhere
+    edge = np.concatenate([rng.choice(dead_edges, 4, replace=False), rng.choice(net.n_edges, 5, replace=False)])
+    along = rng.uniform(0, 1, len(edge)) * net.edge_length[edge]
+    along[0] = 0.0 if np.isin(net.edge_u[edge[0]], dead) else net.edge_length[edge[0]]
+    sources = Snap(edge, along, rng.uniform(0, 15, len(edge)), shapely.points(np.zeros((len(edge), 2))))
+    # targets: at the first node of every edge (offset 0, and again with an offset), at the far end of
+    # every edge (the general path), and anywhere along
+    e = np.arange(net.n_edges)
+    t_edge = np.concatenate([e, e, e, e])
+    t_along = np.concatenate([np.zeros(2 * len(e)), net.edge_length, rng.uniform(0, 1, len(e)) * net.edge_length])
+    t_off = np.concatenate([np.zeros(len(e)), rng.uniform(0, 15, len(e)), np.zeros(len(e)),
+                            rng.uniform(0, 15, len(e))])
+    targets = Snap(t_edge, t_along, t_off, shapely.points(np.zeros((len(t_edge), 2))))
+    groups = [np.arange(4), np.arange(4, len(edge)), np.arange(len(edge))]
+    got = nearest_each(net, sources, groups, targets, limits=[limit] * 3)
+    for group, found in zip(groups, got, strict=True):
+        want = place_distances(net, sources.take(group), targets, limit=limit).min(axis=0)
+        assert np.array_equal(np.isinf(found.distance), np.isinf(want))
+        reached = np.isfinite(want)
+        assert reached.any() and np.allclose(found.distance[reached], want[reached], rtol=0, atol=1e-9)
+        assert np.all(np.isin(found.source[reached], group)) and np.all(found.source[~reached] == -1)
+        each = place_distances(net, sources, targets, limit=limit)
+        assert np.allclose(each[found.source[reached], np.flatnonzero(reached)], found.distance[reached],
+                           rtol=0, atol=1e-9)
+        # a node's distance, whether it is a target's first node or another edge's far end, is the whole
+        # graph's node distance
+        nodes = node_distances(net, sources.take(group), limit=limit).min(axis=0)
+        nodes[nodes > limit] = np.inf
+        at = np.concatenate([net.edge_u, net.edge_v])
+        d = np.concatenate([found.distance[: len(e)], found.distance[2 * len(e): 3 * len(e)]])
+        fin = np.isfinite(nodes[at])
+        assert np.array_equal(np.isfinite(d), fin)
+        on_edge = np.isin(np.concatenate([e, e]), sources.edge[group])  # may walk straight along a source's edge
+        check = fin & ~on_edge
+        assert np.allclose(d[check], nodes[at][check], rtol=0, atol=1e-9)
