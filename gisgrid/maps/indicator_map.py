@@ -15,6 +15,7 @@ import pandas as pd
 from gisgrid.errors import InvalidInputError
 from gisgrid.maps.base import (
     HtmlControl,
+    add_area_labels,
     add_layer_control,
     add_synthetic_notice,
     add_title,
@@ -163,6 +164,7 @@ def build_indicator_map(
                 aliases=[text["name"], text["code"], text["complexes"], text["count"], text[indicator]],
             ),
         ).add_to(m)
+    add_area_labels(m, gdf, language)
     heading = title or f"{text['title']} · {text[indicator]}"
     add_title(m, heading)
     if synthetic:
