@@ -10,7 +10,7 @@
   (class ``gg-minz-<zoom>``), moved off the station dots and off each other, and hidden when no
   nearby place is free: labels thin out instead of overlapping.
 
-Described in docs/maps.md#phones.
+Described in docs/map-pages.md.
 """
 
 from __future__ import annotations
