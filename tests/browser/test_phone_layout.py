@@ -37,13 +37,13 @@ from layers.db import make_sessionmaker
 from layers.demo import load_district
 from layers.settings import Settings
 from tests.browser.chromium import launch_chromium, serve
+from tests.browser.phone import CENTRE_JS, LAYOUT_JS, PHONE, ZOOM_JS, check_fits, check_legend
 
 pytestmark = pytest.mark.browser
 
 STATIC_DIR = Path(pages.__file__).resolve().parent / "static"
 SECRET = "test-secret-key-for-the-phone-layout-test-0123"
 TODAY = dt.date(2026, 11, 23)
-PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1280, "height": 800}
 CLASH = "压名站"  # the station on a community's label point
 Server = tuple[str, str, list[str], tuple[float, float]]  # base URL, community code, names, label point
@@ -100,52 +100,6 @@ def server(seeded: tuple[Engine, str, list[str], tuple[float, float]], map_setti
         yield url, code, names, centre
 
 
-MAP_JS = """Object.keys(window).map((k) => window[k]).find((v) => v instanceof L.Map)"""
-
-LAYOUT_JS = f"""
-() => {{
-    const map = {MAP_JS};
-    const inView = (r) => r.width > 0 && r.right > 0 && r.left < innerWidth && r.bottom > 0 && r.top < innerHeight;
-    const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-    const dots = [];
-    map.eachLayer((l) => {{
-        if (l instanceof L.CircleMarker && l._path) {{
-            const r = l._path.getBoundingClientRect();
-            if (inView(r)) dots.push(r);
-        }}
-    }});
-    const labels = [...document.querySelectorAll(".gg-label")]
-        .map((e) => [e.textContent, e.getBoundingClientRect()]).filter(([, r]) => inView(r));
-    const onDots = [], onLabels = [];
-    labels.forEach(([t, r], i) => {{
-        if (dots.some((d) => hit(r, d))) onDots.push(t);
-        labels.slice(i + 1).forEach(([u, q]) => {{ if (hit(r, q)) onLabels.push(t + " / " + u); }});
-    }});
-    const controls = [...document.querySelectorAll(".leaflet-control")].map((e) => e.getBoundingClientRect())
-        .filter((r) => r.width > 0);
-    return {{
-        zoom: map.getZoom(), dots: dots.length, labels: labels.map(([t]) => t), onDots, onLabels,
-        scrollWidth: document.documentElement.scrollWidth,
-        bodyScrollWidth: document.body.scrollWidth,
-        cutOff: controls.filter((r) => r.left < 0 || r.right > innerWidth).length,
-    }};
-}}
-"""
-
-ZOOM_JS = f"""(z) => {{ const map = {MAP_JS}; map.setZoom(z, {{animate: false}}); }}"""
-CENTRE_JS = f"""([lat, lon, z]) => {{ const map = {MAP_JS}; map.setView([lat, lon], z, {{animate: false}}); }}"""
-
-
-def check_fits(page: Any, width: int, where: str) -> dict[str, Any]:
-    state = page.evaluate(LAYOUT_JS)
-    print(where, state)
-    assert state["scrollWidth"] <= width and state["bodyScrollWidth"] <= width, f"{where}: horizontal scroll"
-    assert state["cutOff"] == 0, f"{where}: a control is cut off at the screen's edge"
-    assert state["onDots"] == [], f"{where}: labels on station dots: {state['onDots']}"
-    assert state["onLabels"] == [], f"{where}: labels on labels: {state['onLabels']}"
-    return state
-
-
 def open_page(page: Any, url: str) -> None:
     response = page.goto(url, wait_until="networkidle")
     assert response is not None and response.status == 200, url
@@ -158,21 +112,7 @@ def check_phone_page(page: Any, url: str, names: list[str], centre: tuple[float,
     assert page.locator('meta[name="viewport"]').count() == 1
     check_fits(page, PHONE["width"], f"{url} opening view")
 
-    legend = page.locator(".gg-legend").first
-    body = legend.locator(".gg-legend-body")
-    assert "gg-collapsed" in (legend.get_attribute("class") or ""), f"{url}: legend open on a phone"
-    assert not body.is_visible()
-    button = legend.locator(".gg-legend-toggle")
-    assert button.is_visible() and button.get_attribute("aria-expanded") == "false"
-    button.tap()
-    assert body.is_visible(), f"{url}: the legend did not open"
-    assert button.get_attribute("aria-expanded") == "true"
-    box = legend.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-    assert box["height"] <= PHONE["height"] * 0.75, f"{url}: the open legend covers the screen"
-    check_fits(page, PHONE["width"], f"{url} legend open")
-    button.click()
-    assert not body.is_visible()
+    check_legend(page, url)
 
     layers = page.locator(".leaflet-control-layers")
     if layers.count():
