@@ -93,7 +93,8 @@ class PhoneLayerControl(MacroElement):
 class LabelLayout(MacroElement):
     """Show each permanent label from its own zoom on, move it off station dots and other labels, or hide it.
 
-    Runs after every move and zoom, and when a layer is switched on or off. Labels are placed in the
+    Runs after every move and zoom, when a layer is switched on or off, and (once per frame) when layers
+    come and go, e.g. stations on the rollout map's time slider. Labels are placed in the
     order of the page (area names before station names); each tries its own place, then above, below,
     left and right of it; a label that fits nowhere is hidden (``gg-crowded``) until the next zoom.
     """
@@ -146,7 +147,14 @@ class LabelLayout(MacroElement):
                     icon.classList.add("gg-crowded");
                 });
             }
+            var pending = false;
+            function soon() {  // once per frame, however many layers a time slider swaps
+                if (pending) { return; }
+                pending = true;
+                requestAnimationFrame(function () { pending = false; layout(); });
+            }
             map.on("moveend overlayadd overlayremove", layout);
+            map.on("layeradd layerremove", soon);
             map.whenReady(function () { setTimeout(layout, 0); });
             window.addEventListener("resize", layout);
         })({{ this._parent.get_name() }});
