@@ -16,12 +16,13 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.error_pages import error_page, wants_page
 from gisgrid import errors
 
 log = logging.getLogger("gisgrid.api")
@@ -86,12 +87,14 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-async def _gisgrid_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _gisgrid_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.GisgridError)
+    if wants_page(request, status_for(exc)):  # a map page in a browser: a readable page, same status
+        return error_page(request, status_for(exc), exc.to_dict())
     return gisgrid_error_response(exc)
 
 
-async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         {"field": _field_of(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
@@ -105,12 +108,16 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
         field=first["field"],
         details=problems if len(problems) > 1 else None,
     )
+    if wants_page(request, status.HTTP_422_UNPROCESSABLE_CONTENT):
+        return error_page(request, status.HTTP_422_UNPROCESSABLE_CONTENT, body["error"])
     return JSONResponse(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
-async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")
+    if wants_page(request, exc.status_code):
+        return error_page(request, exc.status_code, error_body(code, str(exc.detail))["error"])
     headers = dict(exc.headers or {})
     headers.update(_headers(exc.status_code) or {})
     return JSONResponse(

@@ -182,6 +182,10 @@ def coverage_inputs(
     threshold = walk_threshold(kind, threshold_m, get_settings().coverage.thresholds_m())
     day = as_of or today()
     area = effective_area(scope_code, area_code)
+    if area_code is not None and area is not None and len(area) == 12:  # before the heavy reads
+        known = session.execute(text("SELECT 1 FROM admin_area WHERE code = :c"), {"c": area}).first()
+        if known is None:
+            raise NotFoundError(f"no area with code {area}", field="area", feature=area, rule="an existing area")
     net = street_network(session)
     buildings = read_buildings(session, area)
     demand = building_demand(net, buildings)

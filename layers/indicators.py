@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gisgrid.codes import SIGNIFICANT_DIGITS, area_level, scope_prefix
-from gisgrid.errors import InvalidInputError
+from gisgrid.errors import InvalidInputError, NotFoundError
 from gisgrid.estate import LEVELS, IndicatorTable, complex_indicators
 from layers.coverage_inputs import effective_area, today
 from layers.kpis import area_names, kpis_to_csv
@@ -126,6 +126,10 @@ def indicators(
     one row per area of ``level``, with names and the totals row."""
     area = effective_area(scope_code, code)
     _check_level(level, area)
+    if code is not None and area is not None:
+        known = session.execute(text("SELECT 1 FROM admin_area WHERE code = :c"), {"c": area}).first()
+        if known is None:  # all-empty figures would read like an area with no complexes
+            raise NotFoundError(f"no area with code {area}", field="code", feature=area, rule="an existing area")
     day = as_of or today()
     facts = read_complex_facts(session, as_of=day)
     if area is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gisgrid.codes import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
+from gisgrid.errors import NotFoundError
 from gisgrid.grids import GridProblem
 from layers.grids import current_grids, load_buildings, validate_community
 from layers.grids.queries import grid_parts
@@ -100,10 +101,20 @@ def load_grid_layers(
     """The grid map's inputs, keyed like :func:`gisgrid.maps.build_grid_map`'s arguments.
 
     ``grids`` (current versions: code, version, households, community_code), ``problems`` (validation of
-    every community shown) and ``buildings`` (footprints; by default only when one community is asked
-    for — a whole district's buildings make a heavy page) and ``parts`` (the building parts the grids
-    own, listed in each grid's tooltip).
+    every community shown), ``communities`` (outline, code and name of each community shown),
+    ``buildings`` (footprints; by default only when one community is asked for — a whole district's
+    buildings make a heavy page) and ``parts`` (the building parts the grids own, listed in each grid's
+    tooltip).
     """
+    if community_code is not None:
+        known = session.execute(
+            text("SELECT 1 FROM admin_area WHERE code = :code AND level = 'community'"), {"code": community_code}
+        ).first()
+        if known is None:  # an empty map at country scale is no answer: say which code is unknown
+            raise NotFoundError(
+                f"no community with code {community_code!r}", field="community", feature=community_code,
+                rule="an existing community (12-digit code)",
+            )
     grids = current_grids(session, community_code)
     problems: list[GridProblem] = []
     for code in sorted(set(grids["community_code"])) if len(grids) else []:
@@ -113,5 +124,12 @@ def load_grid_layers(
     if with_buildings is None:
         with_buildings = community_code is not None
     buildings = load_buildings(session, community_code) if with_buildings and community_code else None
+    codes = sorted(set(grids["community_code"])) if len(grids) else ([community_code] if community_code else [])
+    communities = _read(
+        session,
+        "SELECT code, name, geom FROM admin_area WHERE level = 'community' AND code = ANY(:codes) ORDER BY code",
+        {"codes": codes},
+    )
     parts = grid_parts(session, list(grids["code"])) if len(grids) else None
-    return {"grids": grids, "problems": problems, "buildings": buildings, "parts": parts}
+    return {"grids": grids, "problems": problems, "buildings": buildings, "communities": communities,
+            "parts": parts}

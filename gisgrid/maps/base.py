@@ -21,10 +21,12 @@ import geopandas as gpd
 import numpy as np
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
+from jinja2.utils import htmlsafe_json_dumps
 
 from gisgrid.errors import CRSError, InvalidInputError
 from gisgrid.maps.assets import use_local_assets
 from gisgrid.maps.basemaps import BASEMAPS, PLAIN_BACKGROUND, CoordTransform, add_basemap, to_basemap
+from gisgrid.maps.mobile import COLLAPSIBLE_JS, LEGEND_BUTTON, MOBILE_CSS, LabelLayout, PhoneLayerControl
 from gisgrid.maps.text import LANGUAGES, phrase
 
 CSS = """
@@ -45,7 +47,7 @@ CSS = """
               color: #263238; text-align: center; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff;
               white-space: nowrap; pointer-events: none; }
   .gg-label small { color: #546e7a; font-size: 10px; }
-  .gg-far .gg-label-icon { display: none; }
+  .gg-far .gg-label-icon:not([class*="gg-minz-"]) { display: none; }
 </style>
 """
 
@@ -60,7 +62,8 @@ class HtmlControl(MacroElement):
             var control = L.control({position: {{ this.position|tojson }}});
             control.onAdd = function () {
                 var div = L.DomUtil.create("div", {{ this.css_class|tojson }});
-                div.innerHTML = {{ this.html|tojson }};
+                {% if this.collapsible %}{{ this.collapsible_js() }}
+                {% else %}div.innerHTML = {{ this.html|tojson }};{% endif %}
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
                 return div;
@@ -71,12 +74,22 @@ class HtmlControl(MacroElement):
         """
     )
 
-    def __init__(self, html_text: str, *, position: str, css_class: str) -> None:
+    def __init__(
+        self, html_text: str, *, position: str, css_class: str, collapsible: bool | None = None
+    ) -> None:
         super().__init__()
         self._name = "HtmlControl"
         self.html = html_text
         self.position = position
         self.css_class = css_class
+        # a legend gets a button that opens and closes it (closed at first on a phone)
+        self.collapsible = "gg-legend" in css_class.split() if collapsible is None else collapsible
+
+    def collapsible_js(self) -> str:
+        """The script that builds the button and the body of a collapsible panel (in the page's language)."""
+        language = getattr(self._parent, "_gisgrid_language", "zh-CN")
+        label = LEGEND_BUTTON.get(language, LEGEND_BUTTON["zh-CN"])
+        return COLLAPSIBLE_JS % {"label": htmlsafe_json_dumps(label), "html": htmlsafe_json_dumps(self.html)}
 
 
 class HideLabelsWhenFar(MacroElement):
@@ -195,6 +208,7 @@ def new_map(*, static_url: str, basemap: str, tianditu_key: str | None, language
     root = m.get_root()
     assert isinstance(root, Figure)
     root.header.add_child(Element(CSS), name="gisgrid_css")
+    root.header.add_child(Element(MOBILE_CSS), name="gisgrid_mobile_css")
     # an empty inline icon: the browser then asks the server for no /favicon.ico (no 404 in the console)
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="gisgrid_favicon")
     if basemap == "none":
@@ -203,7 +217,17 @@ def new_map(*, static_url: str, basemap: str, tianditu_key: str | None, language
             name="gisgrid_plain_background",
         )
     add_basemap(m, basemap, tianditu_key, language)
+    LabelLayout().add_to(m)
     return m
+
+
+def add_layer_control(m: folium.Map, *, collapsed: bool = False) -> folium.LayerControl:
+    """The layer switcher, top right; open on a desk (unless ``collapsed``), closed at first on a phone."""
+    control = folium.LayerControl(collapsed=collapsed, position="topright")
+    control.add_to(m)
+    if not collapsed:
+        PhoneLayerControl(control.get_name()).add_to(m)
+    return control
 
 
 def set_title(m: folium.Map, title: str) -> None:
@@ -260,6 +284,39 @@ def add_outline(
         ),
         smooth_factor=1.0,
     ).add_to(m)
+
+
+AREA_LABEL_MIN_ZOOM = 14
+"""Community names show from this zoom (a community fills a good part of a phone's screen)."""
+
+
+def add_area_labels(
+    m: folium.Map, gdf: gpd.GeoDataFrame, language: str, *, min_zoom: float = AREA_LABEL_MIN_ZOOM
+) -> None:
+    """Permanent name labels (with the code under the name) of areas, from ``min_zoom`` on.
+
+    A layer of its own ("community names") in the layer control; the page's label layout keeps them
+    off station dots and off each other.
+    """
+    if gdf.empty or "name" not in gdf.columns:
+        return
+    labels = folium.FeatureGroup(name=phrase(language, "community_labels"))
+    codes = column(gdf, "code")
+    for point, name, code in zip(gdf.geometry.representative_point(), column(gdf, "name"), codes, strict=True):
+        if not name:
+            continue
+        small = f"<br><small>{code}</small>" if code else ""
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(
+                html=f'<div class="gg-label gg-area-label">{name}{small}</div>',
+                class_name=f"gg-label-icon gg-minz-{min_zoom:g}",
+                icon_size=(160, 32),
+                icon_anchor=(80, 16),
+            ),
+            interactive=False,
+        ).add_to(labels)
+    labels.add_to(m)
 
 
 def render_html(m: folium.Map) -> str:

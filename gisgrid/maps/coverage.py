@@ -17,6 +17,8 @@ from folium.plugins import HeatMap
 from gisgrid.maps.assets import heat_js
 from gisgrid.maps.base import (
     HtmlControl,
+    add_area_labels,
+    add_layer_control,
     add_outline,
     add_synthetic_notice,
     add_title,
@@ -265,6 +267,7 @@ def build_coverage_map(
     text = COVERAGE_TEXT[language]
     m = new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
     add_outline(m, layers["communities"], COMMUNITY_OUTLINE, text["communities"], language)
+    add_area_labels(m, layers["communities"], language)
     cx = layers["complexes"]
     if not cx.empty:
         cx = cx.assign(
@@ -309,6 +312,6 @@ def build_coverage_map(
     if not cx.empty:
         panel = _complex_list_html(text, cx) + "<hr style='margin:6px 0'>" + panel
     HtmlControl(panel, position="bottomright", css_class="gg-panel gg-legend").add_to(m)
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    add_layer_control(m, collapsed=True)
     fit_to(m, (layers["communities"], layers["complexes"], layers["areas"], layers["stations"], pts))
     return m

@@ -17,6 +17,9 @@ from gisgrid.grids.parts import part_label
 from gisgrid.maps.base import (
     HideLabelsWhenFar,
     HtmlControl,
+    add_area_labels,
+    add_layer_control,
+    add_outline,
     add_title,
     column,
     features,
@@ -27,7 +30,7 @@ from gisgrid.maps.base import (
 )
 from gisgrid.maps.basemaps import Basemap, CoordTransform, to_basemap
 from gisgrid.maps.problem_text import problem_text
-from gisgrid.maps.text import GRID_TEXT, Language, rule_name
+from gisgrid.maps.text import GRID_TEXT, Language, phrase, rule_name
 
 #: Household classes of a grid, in legend order.
 GRID_CLASSES: tuple[str, ...] = ("under", "in_range", "over")
@@ -48,6 +51,7 @@ OUTLINE_ONLY_RULES: frozenset[str] = frozenset({"households_out_of_range", "sliv
 BUILDING_STYLE = {"color": "#616161", "weight": 0.8, "fillColor": "#9e9e9e", "fillOpacity": 0.35}
 SPLIT_BUILDING_STYLE = {"color": "#6a1b9a", "weight": 2, "dashArray": "3 3", "fillColor": "#ce93d8",
                         "fillOpacity": 0.5}
+COMMUNITY_OUTLINE = {"color": "#37474f", "weight": 2.5, "fill": False, "opacity": 0.9}
 GRID_LABEL_MIN_ZOOM = 16  # unit grids are a few hundred metres across: their labels need a closer view
 
 
@@ -98,6 +102,7 @@ def build_grid_map(
     grids: gpd.GeoDataFrame,
     problems: Any = None,
     buildings: gpd.GeoDataFrame | None = None,
+    communities: gpd.GeoDataFrame | None = None,
     min_households: int = MIN_HOUSEHOLDS,
     max_households: int = MAX_HOUSEHOLDS,
     static_url: str = "/static",
@@ -122,6 +127,9 @@ def build_grid_map(
         The hover says each problem in ``language``.
     buildings
         Footprints drawn thin and grey under the grids (optional).
+    communities
+        The communities shown (``name``, ``code``): outlined, with their names as permanent labels
+        from zoom 14 (optional).
     min_households, max_households
         The window: grids below are blue, inside green, above red — one GeoJSON layer per class,
         not a per-feature style switch.
@@ -133,7 +141,7 @@ def build_grid_map(
         with ``buildings`` the split buildings are outlined with their parts and owning grids.
     """
     layers = overlays(
-        {"grids": grids, "buildings": buildings},
+        {"grids": grids, "buildings": buildings, "communities": communities},
         basemap=basemap,
         language=language,
         coord_transform=coord_transform,
@@ -188,6 +196,9 @@ def build_grid_map(
         ).add_to(group)
     group.add_to(m)
 
+    add_outline(m, layers["communities"], COMMUNITY_OUTLINE, phrase(language, "communities"), language)
+    add_area_labels(m, layers["communities"], language)
+
     labels = folium.FeatureGroup(name=text["grid_labels"])
     for point, code, hh, cls in zip(g.geometry.representative_point(), codes, households, classes, strict=True):
         folium.Marker(
@@ -217,9 +228,9 @@ def build_grid_map(
         position="bottomright",
         css_class="gg-panel gg-legend",
     ).add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    add_layer_control(m)
     HideLabelsWhenFar(GRID_LABEL_MIN_ZOOM).add_to(m)
-    fit_to(m, (g, b, p))
+    fit_to(m, (g, b, p, layers["communities"]))
     return m
 
 

@@ -14,6 +14,8 @@ from gisgrid.catalog import categories, category_classes
 from gisgrid.maps.assets import heat_js
 from gisgrid.maps.base import (
     HtmlControl,
+    add_area_labels,
+    add_layer_control,
     add_outline,
     add_synthetic_notice,
     add_title,
@@ -125,6 +127,7 @@ def build_incident_heatmap(
     m = new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
 
     add_outline(m, areas, COMMUNITY_OUTLINE, text["communities"], language)
+    add_area_labels(m, areas, language)
 
     lat = np.round(pts.geometry.y.to_numpy(dtype=float), HEAT_DECIMALS)
     lon = np.round(pts.geometry.x.to_numpy(dtype=float), HEAT_DECIMALS)
@@ -172,6 +175,6 @@ def build_incident_heatmap(
     HtmlControl(
         _heat_legend_html(language, class_counts), position="bottomright", css_class="gg-panel gg-legend"
     ).add_to(m)
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    add_layer_control(m, collapsed=True)
     fit_to(m, (pts, areas), widen_point=True)
     return m

@@ -15,6 +15,8 @@ import pandas as pd
 from gisgrid.errors import InvalidInputError
 from gisgrid.maps.base import (
     HtmlControl,
+    add_area_labels,
+    add_layer_control,
     add_synthetic_notice,
     add_title,
     column,
@@ -162,6 +164,7 @@ def build_indicator_map(
                 aliases=[text["name"], text["code"], text["complexes"], text["count"], text[indicator]],
             ),
         ).add_to(m)
+    add_area_labels(m, gdf, language)
     heading = title or f"{text['title']} · {text[indicator]}"
     add_title(m, heading)
     if synthetic:
@@ -178,6 +181,6 @@ def build_indicator_map(
     )
     panel = "".join(legend) + ("<hr style='margin:6px 0'>" + _totals_html(text, totals) if totals else "")
     HtmlControl(panel, position="bottomright", css_class="gg-panel gg-legend").add_to(m)
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    add_layer_control(m, collapsed=True)
     fit_to(m, (gdf,))
     return m

@@ -14,6 +14,7 @@ from gisgrid import vocab
 from gisgrid.maps.base import (
     HideLabelsWhenFar,
     HtmlControl,
+    add_layer_control,
     add_outline,
     add_synthetic_notice,
     add_title,
@@ -76,6 +77,7 @@ def station_style(kind: str, status: str) -> dict[str, Any]:
 
 
 LABEL_MIN_ZOOM = 14  # community labels; below this the district view is a pile of names
+STATION_LABEL_MIN_ZOOM = 16  # station names: only close in, where stations are a street apart
 
 
 def build_overview_map(
@@ -152,7 +154,7 @@ def build_overview_map(
     if synthetic:
         add_synthetic_notice(m, language)
     HtmlControl(_legend_html(language), position="bottomright", css_class="gg-panel gg-legend").add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    add_layer_control(m)
 
     HideLabelsWhenFar(LABEL_MIN_ZOOM).add_to(m)
     # open on where people live (the communities), not on the whole district's fields and hills
@@ -259,6 +261,32 @@ def _add_stations(m: folium.Map, gdf: gpd.GeoDataFrame, language: str) -> None:
             control=False,
         ).add_to(group)
     group.add_to(m)
+    add_station_labels(m, gdf, names, [STATION_RADII.get(k, 6) for k in kinds], phrase(language, "station_labels"))
+
+
+def add_station_labels(
+    m: folium.Map, gdf: gpd.GeoDataFrame, names: list[str], radii: list[int], layer_name: str
+) -> None:
+    """Station names beside (not on) their dots, from zoom :data:`STATION_LABEL_MIN_ZOOM` on.
+
+    ``names`` are already HTML-escaped. The label starts a few pixels right of the dot; the page's
+    label layout moves it elsewhere, or hides it, when it would cover another dot or label.
+    """
+    labels = folium.FeatureGroup(name=layer_name)
+    for point, name, radius in zip(gdf.geometry, names, radii, strict=True):
+        if not name:
+            continue
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(
+                html=f'<div class="gg-label gg-station-label">{name}</div>',
+                class_name=f"gg-label-icon gg-station-label-icon gg-minz-{STATION_LABEL_MIN_ZOOM}",
+                icon_size=(200, 16),
+                icon_anchor=(-(radius + 4), 8),
+            ),
+            interactive=False,
+        ).add_to(labels)
+    labels.add_to(m)
 
 
 def _legend_html(language: str) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 
 from gisgrid.maps.base import (
     HtmlControl,
+    add_layer_control,
     add_synthetic_notice,
     add_title,
     column,
@@ -112,7 +113,7 @@ def build_patrol_map(
                 css_class="gg-panel gg-legend").add_to(m)
     if synthetic:
         add_synthetic_notice(m, language)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    add_layer_control(m)
     fit_to(m, (g, b, r))
     return m
 

@@ -28,6 +28,7 @@ from folium.template import Template
 from gisgrid.maps.assets import timedimension_assets
 from gisgrid.maps.base import (
     HtmlControl,
+    add_area_labels,
     add_outline,
     add_synthetic_notice,
     add_title,
@@ -268,6 +269,7 @@ def build_rollout_map(
     text = ROLLOUT_TEXT[language]
     m = new_map(static_url=static_url, basemap=basemap, tianditu_key=tianditu_key, language=language)
     add_outline(m, layers["communities"], COMMUNITY_OUTLINE, text["communities"], language)
+    add_area_labels(m, layers["communities"], language)
     colour = STATION_COLOURS.get(kind, "#455a64")
     heading = title or text["title"].format(kind=term(kind, language))
     add_title(m, heading, html.escape(text["details"].format(threshold=f"{threshold_m:,.0f}")))

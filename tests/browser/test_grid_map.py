@@ -125,6 +125,7 @@ def test_grid_map_draws_classes_labels_and_problems(server_url: str, tmp_path: P
                 assert f"{households} 户" in label.inner_text()
             assert page.locator(".gg-grid-label.gg-under").count() == 1
             assert page.locator(".gg-grid-label.gg-over").count() == 1
+            assert page.locator(".gg-area-label", has_text="和平社区").is_visible()
             legend = page.locator(".gg-legend")
             assert legend.is_visible()
             assert "少于300户 (1)" in legend.inner_text() and "校验问题" in legend.inner_text()
@@ -139,7 +140,9 @@ def test_grid_map_draws_classes_labels_and_problems(server_url: str, tmp_path: P
     assert fills.get(GRID_STYLES["over"]["fillColor"]) == 1
     assert fills.get(PROBLEM_STYLES["error"]["fillColor"]) == N_PROBLEMS
     assert fills.get(BUILDING_STYLE["fillColor"]) == len(BUILDINGS)
-    assert drawn["maps"] == 1 and drawn["markers"] == len(GRIDS) and drawn["tiles"] == 0
+    assert fills.get("none") == 1  # the community's outline
+    # a label per grid and the community's name
+    assert drawn["maps"] == 1 and drawn["markers"] == len(GRIDS) + 1 and drawn["tiles"] == 0
 
     remote = [u for u in requests
               if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).hostname not in LOCAL_HOSTS]

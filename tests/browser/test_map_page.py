@@ -62,7 +62,7 @@ INSERT INTO station (id, name, kind, status, planned_on, building_since, opened_
 """
 N_POLYGONS = 1 + 2 + 3 + 3  # district, streets, communities, complexes
 N_STATIONS = 4
-N_LABELS = 3  # one name label per community
+N_LABELS = 3 + N_STATIONS  # one name label per community and per station
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -154,6 +154,10 @@ def test_map_page_draws_everything_from_local_assets(server_url: str, tmp_path: 
             assert not label.is_visible()
             page.evaluate(zoom_to, 15)  # close in: the planner reads names and codes
             assert label.is_visible()
+            station_label = page.locator(".gg-station-label", has_text="幸福社区警务室")
+            assert not station_label.is_visible()  # station names only from zoom 16
+            page.evaluate(zoom_to, 16)
+            assert station_label.is_visible()
             page.screenshot(path=str(tmp_path / "map.png"))
         finally:
             browser.close()

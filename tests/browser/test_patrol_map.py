@@ -28,6 +28,7 @@ from layers.db import make_sessionmaker
 from layers.patrol import plan_patrol_week, record_checkins
 from layers.settings import Settings
 from tests.browser.chromium import launch_chromium, serve
+from tests.browser.phone import PHONE, check_fits, check_legend
 from tests.patrol_seed import CA, G1, WEEK, X0, Y0, seed
 
 pytestmark = pytest.mark.browser
@@ -108,6 +109,17 @@ def test_patrol_map_draws_routes_and_both_building_colours(server_url: str, worl
             legend = page.locator(".gg-legend").inner_text()
             title = page.locator(".gg-title").inner_text()
             page.screenshot(path=str(tmp_path / "patrol.png"))
+
+            phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)  # the worker's own phone
+            phone.set_extra_http_headers({"Authorization": f"Bearer {token}"})
+            phone.on("pageerror", lambda e: errors.append(str(e)))
+            assert phone.goto(url, wait_until="networkidle").status == 200
+            phone.wait_for_timeout(100)
+            check_fits(phone, PHONE["width"], "patrol map on a phone")
+            check_legend(phone, "patrol map")
+            assert "leaflet-control-layers-expanded" not in (
+                phone.locator(".leaflet-control-layers").first.get_attribute("class") or "")
+            phone.screenshot(path=str(tmp_path / "patrol-phone.png"))
         finally:
             browser.close()
     fills, strokes = drawn["fills"], drawn["strokes"]

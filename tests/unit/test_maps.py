@@ -236,7 +236,7 @@ def test_layers_are_split_by_class_without_per_feature_switch(layers):
     # complexes: professional, self, none -> 3 layers (two 三无 in one); stations: 3 kind/status pairs
     counts = maps.layer_summary(maps.build_overview_map(**layers))
     assert counts["GeoJson"] == 1 + 1 + 3 + 3 + 3  # district, streets, community colours, complexes, stations
-    assert counts["DivIcon"] == 3
+    assert counts["DivIcon"] == 3 + len(layers["stations"])  # community names, station names
 
 
 def test_neighbouring_communities_get_different_colours(layers):
