@@ -5,7 +5,8 @@ Every error response has the same body::
     {"error": {"code": "invalid_input", "message": "...", "field": "bbox", "rule": "...", ...}}
 
 ``code`` is stable and machine-readable; ``message`` is for people. A 401 also carries
-``WWW-Authenticate: Bearer``.
+``WWW-Authenticate: Bearer``. A page (``/map…``) asked for without a session is the one exception:
+it answers 303 to the login page (``api/session.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.session import page_error_response
 from gisgrid import errors
 
 log = logging.getLogger("gisgrid.api")
@@ -86,9 +88,10 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-async def _gisgrid_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _gisgrid_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.GisgridError)
-    return gisgrid_error_response(exc)
+    # a page asked for without a session goes to the login page instead of a JSON 401
+    return page_error_response(request, exc) or gisgrid_error_response(exc)
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
