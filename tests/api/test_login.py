@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
@@ -31,12 +32,12 @@ def form_csrf(client: TestClient, path: str = "/login") -> str:
 
 
 def log_in(client: TestClient, username: str, password: str = PASSWORD, next_path: str | None = PAGE,
-           csrf: str | None = None) -> Response:
+           csrf: str | None = None) -> httpx.Response:
     token = csrf if csrf is not None else form_csrf(client)
     data = {"username": username, "password": password, "csrf_token": token}
     if next_path is not None:
         data["next"] = next_path
-    return client.post("/login", data=data, follow_redirects=False)  # type: ignore[return-value]
+    return client.post("/login", data=data, follow_redirects=False)
 
 
 @pytest.fixture
