@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
@@ -32,7 +32,7 @@ def form_csrf(client: TestClient, path: str = "/login") -> str:
 
 
 def log_in(client: TestClient, username: str, password: str = PASSWORD, next_path: str | None = PAGE,
-           csrf: str | None = None) -> httpx.Response:
+           csrf: str | None = None) -> Any:
     token = csrf if csrf is not None else form_csrf(client)
     data = {"username": username, "password": password, "csrf_token": token}
     if next_path is not None:
