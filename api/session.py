@@ -248,7 +248,10 @@ class _InsertBeforeBody:
         body = b"".join(self.chunks)
         at = body.rfind(b"</body>")
         body = body[:at] + self.extra + body[at:] if at >= 0 else body + self.extra
-        kept = [(k, v) for k, v in self.start.get("headers", []) if k.lower() != b"content-length"]
-        kept.append((b"content-length", str(len(body)).encode()))
+        # the page now holds this user's name and CSRF token: never for a shared cache (the public
+        # overview map is otherwise "public, max-age=60")
+        kept = [(k, v) for k, v in self.start.get("headers", [])
+                if k.lower() not in (b"content-length", b"cache-control")]
+        kept += [(b"content-length", str(len(body)).encode()), (b"cache-control", b"private, no-store")]
         await self.send({**self.start, "headers": kept})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})

@@ -16,7 +16,8 @@ counts (null when the denominator is 0). ``from`` and ``to`` are whole days in A
 included; without them the last 365 days up to today.
 
 The map page needs a login like the API (it shows where incidents are): a bearer token, or the browser
-session of ``/login`` (without one the browser is sent to the login page; ``api/session.py``). It draws from the vendored leaflet.heat, never a CDN.
+session of ``/login`` (without one the browser is sent to the login page; ``api/session.py``). It draws
+from the vendored leaflet.heat, never a CDN.
 
 Wiring (``api/main.py``): ``app.include_router(kpis.router)``.
 """

@@ -77,6 +77,14 @@ def test_form_login_sets_a_safe_cookie_and_opens_pages_and_api(client: TestClien
     # the logout form with the session's CSRF token, which differs from the login form's
     csrf = client.cookies.get(CSRF_COOKIE)
     assert f'name="csrf_token" value="{csrf}"' in page.text and 'action="/logout' in page.text
+    assert page.headers["cache-control"] == "private, no-store"
+    overview = client.get("/map")  # public and cacheable, but not once it carries the user's logout form
+    assert 'id="gg-session"' in overview.text and overview.headers["cache-control"] == "private, no-store"
+    saved = dict(client.cookies)
+    client.cookies.clear()
+    anonymous = client.get("/map")
+    assert "gg-session" not in anonymous.text and anonymous.headers["cache-control"].startswith("public")
+    client.cookies.update(saved)
     me = client.get("/api/v1/auth/me")
     assert me.status_code == 200 and me.json()["username"] == admin.username
 

@@ -67,3 +67,38 @@ def test_none_has_no_switch_and_no_remote_url() -> None:
     page = _page("none")
     assert _base_layers(page) == {}
     assert URL.findall(page) == []
+
+
+def _coords(page: str) -> list[float]:
+    """Every number written in the page that could be a longitude of the data (110–125)."""
+    return [x for x in map(float, re.findall(r"(?<![\d.])1[12]\d\.\d+", page)) if 110 <= x < 125]
+
+
+def test_heat_and_patrol_maps_shift_every_overlay_on_amap() -> None:
+    """Every coordinate drawn on an Amap page went through the GCJ-02 shift (here +1° so it shows)."""
+    from shapely.geometry import LineString, Point
+
+    def plus_one(lon, lat):  # type: ignore[no-untyped-def]
+        return lon + 1.0, lat
+
+    crs = 4326
+    communities = gpd.GeoDataFrame([{"name": "甲", "code": "110199001001"}],
+                                   geometry=[box(116.30, 39.90, 116.40, 39.96)], crs=crs)
+    incidents = gpd.GeoDataFrame([{"category_code": "06001"}] * 3,
+                                 geometry=[Point(116.31, 39.91), Point(116.32, 39.92), Point(116.33, 39.93)],
+                                 crs=crs)
+    heat = _plain(maps.render_html(maps.build_incident_heatmap(
+        incidents=incidents, communities=communities, basemap="amap", coord_transform=plus_one)))
+    grid = gpd.GeoDataFrame([{"code": "110199001001001"}], geometry=[box(116.30, 39.90, 116.32, 39.92)], crs=crs)
+    buildings = gpd.GeoDataFrame([{"visited": True}, {"visited": False}],
+                                 geometry=[box(116.301, 39.901, 116.302, 39.902),
+                                           box(116.311, 39.911, 116.312, 39.912)], crs=crs)
+    routes = gpd.GeoDataFrame([{"day_index": 0}], geometry=[LineString([(116.301, 39.901), (116.311, 39.911)])],
+                              crs=crs)
+    checkins = gpd.GeoDataFrame([{"plausible": True}], geometry=[Point(116.305, 39.905)], crs=crs)
+    patrol = _plain(maps.render_html(maps.build_patrol_map(
+        grid=grid, buildings=buildings, routes=routes, checkins=checkins, basemap="amap",
+        coord_transform=plus_one)))
+    for page in (heat, patrol):
+        drawn = _coords(page)
+        assert drawn and all(117.0 <= x < 118.0 for x in drawn), sorted(set(drawn))[:5]
