@@ -142,8 +142,11 @@ def login_redirect(request: Request, exc: AuthenticationError) -> RedirectRespon
 
 
 def page_error_response(request: Request, exc: GisgridError) -> Response | None:
-    """The login redirect for a page asked for without a valid session; None for everything else."""
-    if isinstance(exc, AuthenticationError) and is_page(request):
+    """The login redirect for a page asked for without a valid session; None for everything else.
+
+    A client that sent a bearer token (valid or not) is an API client: it keeps its JSON 401.
+    """
+    if isinstance(exc, AuthenticationError) and is_page(request) and "authorization" not in request.headers:
         return login_redirect(request, exc)
     return None
 

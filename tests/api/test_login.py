@@ -61,6 +61,9 @@ def test_pages_redirect_to_login_and_the_api_keeps_its_401(client: TestClient) -
     assert target.path == "/login" and parse_qs(target.query)["next"] == [PAGE]
     api = client.get("/api/v1/auth/me")
     assert api.status_code == 401 and api.json()["error"]["field"] == "Authorization"
+    # an API client whose token is bad gets the JSON 401 on a page too
+    bad_token = client.get(PAGE, headers={"Authorization": "Bearer nonsense"}, follow_redirects=False)
+    assert bad_token.status_code == 401 and bad_token.json()["error"]["code"] == "not_authenticated"
     assert api.headers["www-authenticate"] == "Bearer"
 
 
