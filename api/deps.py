@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.background import IncidentRuntime
-from api.security import decode_access_token
+from api.session import request_claims
 from gisgrid import vocab
 from gisgrid.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
 from gisgrid.incidents.states import Actor
@@ -79,13 +79,9 @@ def load_current_user(session: Session, username: str) -> CurrentUser:
 
 
 def get_current_user(request: Request, token: TokenDep, settings: SettingsDep) -> CurrentUser:
-    if not token:
-        raise AuthenticationError(
-            "Not authenticated: send 'Authorization: Bearer <token>'.",
-            field="Authorization",
-            rule="a bearer token is required",
-        )
-    claims = decode_access_token(token, settings=settings)
+    # the bearer token if sent (API clients; no CSRF token needed), else the browser's session cookie
+    # (writes need the X-CSRF-Token header): api/session.py
+    claims = request_claims(request, token, settings)
     # A short session of its own, not the request's: its connection goes back to the pool before this
     # thread ends, so no request holds a connection while it waits for a worker thread (which could
     # deadlock once as many requests wait for threads as there are connections).

@@ -5,7 +5,8 @@ Every error response has the same body::
     {"error": {"code": "invalid_input", "message": "...", "field": "bbox", "rule": "...", ...}}
 
 ``code`` is stable and machine-readable; ``message`` is for people. A 401 also carries
-``WWW-Authenticate: Bearer``.
+``WWW-Authenticate: Bearer``. A page (``/map…``) asked for without a session is the one exception:
+it answers 303 to the login page (``api/session.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette import status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.error_pages import error_page, wants_page
+from api.session import page_error_response
 from gisgrid import errors
 
 log = logging.getLogger("gisgrid.api")
@@ -89,6 +91,10 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
 
 async def _gisgrid_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.GisgridError)
+    # a page asked for without a session goes to the login page instead of a JSON 401
+    redirect = page_error_response(request, exc)
+    if redirect is not None:
+        return redirect
     if wants_page(request, status_for(exc)):  # a map page in a browser: a readable page, same status
         return error_page(request, status_for(exc), exc.to_dict())
     return gisgrid_error_response(exc)

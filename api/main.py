@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api import pages
+from api import login, pages
 from api.background import incident_background
 from api.errors import add_exception_handlers
 from api.query_check import QueryCheck
@@ -39,6 +39,7 @@ from api.routers import (
     stations,
     users,
 )
+from api.session import SessionBar
 from api.transport import MINIMUM_GZIP_BYTES, CachedStaticFiles, GZipReads
 from layers.db import make_engine, make_sessionmaker, service_url
 from layers.settings import Settings, get_settings
@@ -115,12 +116,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # every other GET /api/v1 route refuses query parameters it does not declare (api/query_check.py)
     for router in (auth.router, users.router, layers.router, grids.router, kpis.router, stations.router,
                    coverage.router, siting.router, coverage_maps.router, complexes.router, patrol.router,
-                   pages.router):
+                   pages.router, login.router):
         app.include_router(router, dependencies=[QueryCheck])
     app.include_router(open311.router)  # last: it ends with a catch-all under /open311/v2
     _add_docs(app)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     # GET answers compressed for clients that accept gzip (pages, GeoJSON, JSON); see api/transport.py
+    # a page served to a logged-in browser gets the logout form (inside the gzip layer: it edits plain HTML)
+    app.add_middleware(SessionBar)
     app.add_middleware(GZipReads, minimum_size=MINIMUM_GZIP_BYTES)
 
     @app.get("/", include_in_schema=False)

@@ -29,6 +29,8 @@ class TokenClaims:
     role: str
     scope: str | None
     expires_at: datetime
+    csrf: str | None = None
+    """The CSRF token a browser session's writes must echo (only in tokens made by ``/login``)."""
 
 
 def create_access_token(
@@ -39,8 +41,13 @@ def create_access_token(
     settings: Settings,
     now: datetime | None = None,
     minutes: int | None = None,
+    csrf: str | None = None,
 ) -> str:
-    """A signed token for this user, valid for ``minutes`` (default ``settings.token_minutes``)."""
+    """A signed token for this user, valid for ``minutes`` (default ``settings.token_minutes``).
+
+    ``csrf`` makes it a browser session's token (``api/session.py``): the value a write sent with the
+    session cookie must carry in ``X-CSRF-Token``.
+    """
     issued = now or datetime.now(UTC)
     expires = issued + timedelta(minutes=settings.token_minutes if minutes is None else minutes)
     payload: dict[str, Any] = {
@@ -51,6 +58,8 @@ def create_access_token(
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
     }
+    if csrf is not None:
+        payload["csrf"] = csrf
     return jwt.encode(payload, settings.secret_key, algorithm=ALGORITHM)
 
 
@@ -95,4 +104,5 @@ def _verified(token: str, secret_key: str) -> TokenClaims:
         role=str(payload.get("role", "")),
         scope=payload.get("scope"),
         expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+        csrf=payload["csrf"] if isinstance(payload.get("csrf"), str) else None,
     )

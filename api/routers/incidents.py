@@ -21,15 +21,14 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
-from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, IncidentReaderDep, SessionDep, actor_of, incident_runtime
 from api.query_check import QueryCheck
 from api.schemas import ErrorResponse
-from api.security import decode_access_token
+from api.session import bearer_token, request_claims
 from gisgrid import vocab
-from gisgrid.errors import AuthenticationError, InvalidInputError
+from gisgrid.errors import InvalidInputError
 from gisgrid.incidents.intake import MAX_DESCRIPTION, MAX_PHOTOS
 from gisgrid.incidents.states import Action
 from layers.incidents import lifecycle
@@ -107,11 +106,8 @@ async def create_incident(request: Request) -> Response:
     ``gisgrid.incidents.intake.parse_input`` — the rules of the CLI import and Open311 too — and every problem
     is listed in one 422.
     """
-    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    if not token or scheme.lower() != "bearer":
-        raise AuthenticationError("Not authenticated: send 'Authorization: Bearer <token>'.",
-                                  field="Authorization", rule="a bearer token is required")
-    claims = decode_access_token(token, settings=request.app.state.settings)
+    # the bearer token, or a browser's session cookie with its X-CSRF-Token (api/session.py)
+    claims = request_claims(request, bearer_token(request), request.app.state.settings)
     data = _report_body(await request.body())
     body_key = data.pop("idempotency_key", None)
     idempotency_key = request.headers.get("idempotency-key")

@@ -15,8 +15,9 @@ closed in April; counts and sums of the groups add up to the totals; rates are r
 counts (null when the denominator is 0). ``from`` and ``to`` are whole days in Asia/Shanghai, both
 included; without them the last 365 days up to today.
 
-The map page needs a bearer token like the API (it shows where incidents are): a browser reaches it
-through a front end that sends ``Authorization``. It draws from the vendored leaflet.heat, never a CDN.
+The map page needs a login like the API (it shows where incidents are): a bearer token, or the browser
+session of ``/login`` (without one the browser is sent to the login page; ``api/session.py``). It draws
+from the vendored leaflet.heat, never a CDN.
 
 Wiring (``api/main.py``): ``app.include_router(kpis.router)``.
 """

@@ -1,9 +1,11 @@
-"""Basemaps — none, OpenStreetMap, Tianditu, Amap — and the GCJ-02 shift that Amap's tiles need.
+"""Basemaps — none, OpenStreetMap, Tianditu, Amap —, the page's basemap switch, and the GCJ-02 shift
+that Amap's tiles need.
 
 ``"none"`` (the default) draws on a plain background and works on an intranet; ``"tianditu"`` needs
 its ``tk`` key. Amap tiles are in GCJ-02, so with ``basemap="amap"`` every overlay is shifted
 WGS84 → GCJ-02 before drawing (stored data stays WGS84); drawn unshifted, everything would sit a few
-hundred metres off the streets beneath it.
+hundred metres off the streets beneath it. The configured basemap (``GISGRID_BASEMAP``) is the one a
+page opens on; its layer control switches to the others of :func:`switch_choices`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from folium.map import Layer
+from folium.template import Template
 
 from gisgrid.crs import gcj02_from_wgs84
 from gisgrid.errors import ConfigurationError
@@ -39,12 +43,53 @@ AMAP_ATTRIBUTION = '&copy; <a href="https://www.amap.com/">高德地图 AutoNavi
 PLAIN_BACKGROUND = "#eef1f4"
 
 
+NO_BASEMAP_LABEL = {"zh-CN": "无底图", "en": "No basemap"}
+
+
+class NoBasemap(Layer):
+    """The 'none' choice of the basemap switch: an empty base layer (the plain background shows)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.layerGroup();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, show: bool) -> None:
+        super().__init__(name=name, overlay=False, control=True, show=show)
+        self._name = "NoBasemap"
+
+
+def switch_choices(basemap: str) -> tuple[str, ...]:
+    """The basemaps a page's layer control offers: the configured one (shown) and 'none'.
+
+    With 'none' configured there is nothing to switch to and the page names no tile server at all (an
+    intranet page makes no request outside the server). OpenStreetMap is never offered beside Amap:
+    an Amap page's overlays are shifted to GCJ-02 and would sit off the streets of any other basemap.
+    """
+    return ("none",) if basemap == "none" else (basemap, "none")
+
+
 def add_basemap(m: folium.Map, basemap: str, tianditu_key: str | None, language: str) -> None:
-    """The basemap's tile layers (none for ``"none"``), named in ``language``."""
+    """The basemap switch: the configured basemap (shown) and the other choices of :func:`switch_choices`.
+
+    The layers are base layers of the page's layer control (a page without one shows the configured
+    basemap only); their names are in ``language``.
+    """
+    choices = switch_choices(basemap)
+    if choices == ("none",):
+        return  # the plain background; no switch
+    for choice in choices:
+        _add_tiles(m, choice, tianditu_key, language, show=choice == basemap)
+
+
+def _add_tiles(m: folium.Map, basemap: str, tianditu_key: str | None, language: str, *, show: bool) -> None:
     if basemap == "none":
-        return
-    if basemap == "osm":
-        folium.TileLayer(OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19).add_to(m)
+        NoBasemap(NO_BASEMAP_LABEL.get(language, NO_BASEMAP_LABEL["zh-CN"]), show=show).add_to(m)
+    elif basemap == "osm":
+        folium.TileLayer(OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", max_zoom=19, show=show).add_to(m)
     elif basemap == "tianditu":
         if not tianditu_key:
             raise ConfigurationError(
@@ -62,7 +107,8 @@ def add_basemap(m: folium.Map, basemap: str, tianditu_key: str | None, language:
                 subdomains="01234567",
                 max_zoom=18,
                 overlay=overlay,
-                control=overlay,
+                control=True,
+                show=show,
             ).add_to(m)
     elif basemap == "amap":
         folium.TileLayer(
@@ -71,6 +117,7 @@ def add_basemap(m: folium.Map, basemap: str, tianditu_key: str | None, language:
             name=phrase(language, "amap"),
             subdomains="1234",
             max_zoom=18,
+            show=show,
         ).add_to(m)
     else:  # pragma: no cover - checked by the caller
         raise AssertionError(basemap)

@@ -109,6 +109,8 @@ def test_map_pages(client: TestClient, areas: dict[str, str], user_factory: Call
     assert "/static/vendor/leaflet.timedimension/leaflet.timedimension.min.js" in rollout.text
     choropleth = client.get("/map/complexes", params={"indicator": "professional"}, headers=leader)
     assert choropleth.status_code == 200 and "gg-choropleth" in choropleth.text
-    assert client.get("/map/coverage").status_code == 401
+    # a page without a session goes to the login page (api/session.py), not a JSON 401
+    no_login = client.get("/map/coverage", follow_redirects=False)
+    assert no_login.status_code == 303 and no_login.headers["location"] == "/login?next=%2Fmap%2Fcoverage"
     patrol = auth_header(user_factory("patrol", areas["community"]))
     assert client.get("/map/rollout", headers=patrol).status_code == 403

@@ -141,4 +141,5 @@ def test_patrol_map_in_english_and_refused_to_others(server_url: str, world: dic
     q = f"week={WEEK.isoformat()}&staff_id={world['staff_id']}"
     res = httpx.get(f"{server_url}/map/patrol?{q}&lang=en", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert res.status_code == 200 and '<html lang="en">' in res.text and "Buildings visited this week" in res.text
-    assert httpx.get(f"{server_url}/map/patrol?{q}", timeout=30).status_code == 401
+    no_login = httpx.get(f"{server_url}/map/patrol?{q}", timeout=30)  # to the login page, not a JSON 401
+    assert no_login.status_code == 303 and no_login.headers["location"].startswith("/login?next=%2Fmap%2Fpatrol")

@@ -283,4 +283,5 @@ def test_heatmap_page_uses_local_assets(client: TestClient) -> None:
     assert "L.heatLayer" in html and "Synthetic demo data" in html
     assert json.dumps("06 市容环境")[1:-1] in html  # the panel's HTML is embedded as a JSON string
     assert client.get("/map/incidents", headers=leader, params={"category": "6"}).status_code == 422
-    assert client.get("/map/incidents").status_code == 401
+    no_login = client.get("/map/incidents", follow_redirects=False)  # the login page, not a JSON 401
+    assert no_login.status_code == 303 and no_login.headers["location"].startswith("/login?next=")
