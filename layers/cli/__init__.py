@@ -22,7 +22,7 @@ from layers.cli import (
     stations,
 )
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     help="gisgrid — grid mapping, incidents and patrols on PostGIS.",
@@ -69,5 +69,22 @@ def _settings_first() -> None:
         raise typer.Exit(code=2) from None
 
 
+def main() -> None:
+    """The ``gisgrid`` entry point: the Typer app, with an unreachable or missing database said in one line
+    (exit code 2) instead of a driver traceback."""
+    import sys
+
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except OperationalError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        hint = ("run `gisgrid db up` (it creates and migrates the database, or starts a local PostgreSQL), or set "
+                "GISGRID_DATABASE_URL")
+        print(f"error (database): {reason} — {hint}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -35,3 +35,20 @@ def test_db_up_takes_a_plain_postgresql_url_and_creates_the_missing_database(
     finally:
         get_settings.cache_clear()
         bootstrap.drop_database(maintenance, name)
+
+
+def test_a_missing_database_is_one_line_naming_db_up(db_url: str) -> None:
+    """A command run before ``gisgrid db up`` (the database does not exist yet) says so in one line, exit 2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    missing = make_url(db_url).set(drivername="postgresql", database=f"gisgrid_absent_{uuid.uuid4().hex[:8]}")
+    env = {**os.environ, "GISGRID_DATABASE_URL": missing.render_as_string(hide_password=False)}
+    gisgrid = Path(sys.executable).with_name("gisgrid")  # the installed entry point, as a user runs it
+    done = subprocess.run([str(gisgrid), "grids", "validate", "--community", "370403001001"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "does not exist" in done.stderr and "gisgrid db up" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
