@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from api.session import is_page
+
 PAGE_STATUSES = frozenset({400, 404, 422})
 """The statuses answered with an HTML page on a map page (401/403 keep their API answer)."""
 
@@ -24,17 +26,8 @@ HEADINGS: dict[int, tuple[str, str]] = {
 }
 
 
-def is_page_request(request: Request) -> bool:
-    """True for the HTML map pages: ``/map`` and everything under ``/map/``."""
-    root = str(request.scope.get("root_path", "") or "").rstrip("/")
-    path = request.url.path
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    return path == "/map" or path.startswith("/map/")
-
-
 def wants_page(request: Request, status_code: int) -> bool:
-    return status_code in PAGE_STATUSES and is_page_request(request)
+    return status_code in PAGE_STATUSES and is_page(request)
 
 
 def error_page(request: Request, status_code: int, error: dict[str, Any]) -> HTMLResponse:
@@ -97,4 +90,4 @@ def error_page(request: Request, status_code: int, error: dict[str, Any]) -> HTM
     return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-__all__ = ["error_page", "is_page_request", "wants_page"]
+__all__ = ["error_page", "wants_page"]

@@ -114,7 +114,10 @@ def safe_next(value: str | None) -> str:
 
 
 def is_page(request: Request) -> bool:
-    path = request.url.path
+    """True for a GET/HEAD of an HTML page (a path under :data:`PAGE_PREFIXES`, below any root path)."""
+    root, path = _root(request), request.url.path
+    if root and path.startswith(root):
+        path = path[len(root):]
     return request.method in ("GET", "HEAD") and any(
         path == p or path.startswith(p + "/") for p in PAGE_PREFIXES
     )
