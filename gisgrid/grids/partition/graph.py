@@ -2,8 +2,9 @@
 
 :class:`_UnitGraph` holds what never changes during a plan: households, cell areas and perimeters, the
 edges with their border lengths and weights (the tessellation's factor: weak across major roads,
-barriers and bridges, a quarter along minor streets), the border off any street, neighbour lists and the
-residential complexes that fit in one grid (those move and sweep as blocks). The bisection, the repair
+barriers and bridges, a quarter along minor streets), the border off any street, neighbour lists, the
+street blocks (units joined by borders off any street) and the residential complexes that fit in one grid
+(those move and sweep as blocks). The bisection, the repair
 and the local search build on it, one subclass each.
 
 :class:`_Tallies` keeps, for a labelling, each grid's households, area, perimeter, members and the grids

@@ -1,5 +1,5 @@
-"""Local search: boundary units, whole complexes and the pieces of split complexes move to a neighbouring
-grid while that helps.
+"""Local search: boundary units, whole complexes, the pieces of split complexes and the pieces of street
+blocks (the units of one block in one grid) move to a neighbouring grid while that helps.
 
 A move is taken when it lexicographically improves (total households outside the window, complexes
 split, sum of Polsby–Popper less :data:`STREET_PULL` × the grid boundary off streets and barriers per mean

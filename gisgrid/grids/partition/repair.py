@@ -6,7 +6,9 @@
   the union is bisected afresh (the idea of GerryChain's ReCom, used deterministically as a repair), which
   shifts many units at once where single moves are stuck.
 * :meth:`_Repairer._rejoin_complexes` — a complex that fits in a grid but is split: the grids it spans
-  (with a neighbour) are re-bisected with it as one block, when that leaves households no worse off.
+  (with a neighbour) are re-bisected with it as one block, or the complex is carved out as a grid of its
+  own (grown to the window) and the rest bisected, when that leaves households no worse off and every
+  grid one polygon.
 * :meth:`_Repairer._pair_repair` — two chained moves (push on, pull in, or swap) that lower the
   households outside the window; the local search calls it when no single move helps.
 
