@@ -154,11 +154,21 @@ class _Repairer(_Bisector):
                     trial = labels.copy()
                     for gid, part in zip(group, out, strict=True):
                         trial[part] = gid
-                    if after <= before and self._splits_in(trial, touched) < splits_before and \
-                            all(self._solid(part) for part in out):
-                        labels[:] = trial
-                        changed = True
-                        break
+                    if not all(self._solid(part) for part in out) or \
+                            self._splits_in(trial, touched) >= splits_before:
+                        continue
+                    if after > before:  # a few households out: recombination may restore the window
+                        k = int(labels.max()) + 1
+                        self._recombine(trial, k, budget)
+                        viol_all = sum(self._viol(float(h)) for h in np.bincount(trial, weights=self.hh, minlength=k))
+                        viol_now = sum(self._viol(float(h)) for h in np.bincount(labels, weights=self.hh, minlength=k))
+                        if viol_all > viol_now or self._splits_in(trial, self.keepable) >= \
+                                self._splits_in(labels, self.keepable) or \
+                                not all(self._solid(np.flatnonzero(trial == g)) for g in range(k)):
+                            continue
+                    labels[:] = trial
+                    changed = True
+                    break
                 else:
                     continue
                 break
