@@ -311,12 +311,17 @@ def _bridge_water(polys: np.ndarray, water: list[Any]) -> list[Any]:
     """Give each water piece that touches two or more pieces of one grid (the banks a bridge edge joins)
     to that grid, so the grid is one polygon (in place); the other water pieces are returned."""
     left: list[Any] = []
+    split = {g: list(_multi(polys[g]).geoms) for g in range(len(polys))}
+    split = {g: pieces for g, pieces in split.items() if len(pieces) > 1}  # only these can qualify
     for w in water:
-        for g in range(len(polys)):
-            pieces = _multi(polys[g]).geoms
-            if len(pieces) > 1 and sum(bool(shapely.length(shapely.intersection(p.boundary, w.boundary)) > 0)
-                                       for p in pieces) >= 2:
+        for g in sorted(split):
+            if sum(bool(shapely.length(shapely.intersection(p.boundary, w.boundary)) > 0) for p in split[g]) >= 2:
                 polys[g] = _dissolve([polys[g], w])
+                pieces = list(_multi(polys[g]).geoms)
+                if len(pieces) > 1:
+                    split[g] = pieces
+                else:
+                    del split[g]
                 break
         else:
             left.append(w)
