@@ -20,9 +20,11 @@ How it works, one module per step
    directions (offset by the seed), only at cuts that keep both sides feasible, cheapest by street-weighted
    cut length + complexes cut + distance from the proportional share, both sides contiguous.
 5. **Repair** (:mod:`.repair`). Detached pieces rejoin a neighbour; a grid out of range is merged with
-   one or two neighbours and the union re-bisected (a deterministic ReCom step); chained move pairs.
-6. **Local search** (:mod:`.local_search`). Boundary units and whole complexes move between grids while
-   that lowers households outside the window, then complexes split, then raises Polsby–Popper.
+   one or two neighbours and the union re-bisected (a deterministic ReCom step); chained move pairs; a
+   split complex that fits is made whole by re-bisecting the grids it spans or carving it out as a grid.
+6. **Local search** (:mod:`.local_search`). Boundary units, whole complexes and pieces of street blocks
+   move between grids while that lowers households outside the window, then complexes split, then raises
+   Polsby–Popper less the boundary off streets.
 7. **Numbering** (:mod:`.numbering`) west→east, north→south, and the result (:mod:`.plan`); problems name
    buildings and say what would fix them (:mod:`.findings`).
 

@@ -2,8 +2,9 @@
 
 :class:`_UnitGraph` holds what never changes during a plan: households, cell areas and perimeters, the
 edges with their border lengths and weights (the tessellation's factor: weak across major roads,
-barriers and bridges, a quarter along minor streets), the border off any street, neighbour lists and the
-residential complexes that fit in one grid (those move and sweep as blocks). The bisection, the repair
+barriers and bridges, a quarter along minor streets), the border off any street, neighbour lists, the
+street blocks (units joined by borders off any street) and the residential complexes that fit in one grid
+(those move and sweep as blocks). The bisection, the repair
 and the local search build on it, one subclass each.
 
 :class:`_Tallies` keeps, for a labelling, each grid's households, area, perimeter, members and the grids
@@ -58,6 +59,25 @@ class _UnitGraph:
                 self.nlen[x].append(w)
                 self.nw[x].append(ww)
                 self.noff[x].append(wo)
+        # street blocks: units joined by borders inside a block (no street or barrier between them); the
+        # local search moves the piece of a block in one grid at once, which puts a boundary on the street
+        parent = list(range(self.n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b, wo in zip(self.eu.tolist(), self.ev.tolist(), self.off_street.tolist(), strict=True):
+            if wo > 0:
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        self.street_block = np.array([find(x) for x in range(self.n)], dtype=np.int64)
+        self.block_members: dict[int, list[int]] = {}
+        for u, r in enumerate(self.street_block.tolist()):
+            self.block_members.setdefault(r, []).append(u)
         self.rng = np.random.default_rng(seed)  # the only randomness; seeded, so a seed gives one plan
         # complexes that fit in one grid move and sweep as blocks
         cx = complex_code.copy()

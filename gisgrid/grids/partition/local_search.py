@@ -1,5 +1,5 @@
-"""Local search: boundary units, whole complexes and the pieces of split complexes move to a neighbouring
-grid while that helps.
+"""Local search: boundary units, whole complexes, the pieces of split complexes and the pieces of street
+blocks (the units of one block in one grid) move to a neighbouring grid while that helps.
 
 A move is taken when it lexicographically improves (total households outside the window, complexes
 split, sum of Polsby–Popper less :data:`STREET_PULL` × the grid boundary off streets and barriers per mean
@@ -30,6 +30,10 @@ PAIR_REPAIRS_PER_GRID = 4
 #: boundaries stay on streets where the shape costs little (on the hard districts: +3 points of boundary
 #: on streets for −0.007 mean Polsby–Popper; 30 adds less than one point more).
 STREET_PULL = 2.0
+#: Largest piece of a street block (units of one grid) moved at once, in blocks of at most four times as
+#: many units: moving the piece puts its border with the donor grid on the street; larger pieces are
+#: rarely a move that keeps both grids in the window, and cost O(piece) to evaluate.
+BLOCK_PIECE_MAX = 30
 #: Smallest gain in summed Polsby–Popper that counts as a gain: below it float noise could make two
 #: units swap back and forth.
 MIN_COMPACTNESS_GAIN = 1e-6
@@ -80,6 +84,11 @@ class _Partitioner(_Repairer):
                     here = [x for x in self.cx_members[c] if int(labels[x]) == g]
                     if len(here) > 1:
                         sets.append(here)
+                block = self.block_members[int(self.street_block[u])]
+                if 1 < len(block) <= BLOCK_PIECE_MAX * 4:
+                    piece = [x for x in block if int(labels[x]) == g]
+                    if 1 < len(piece) <= BLOCK_PIECE_MAX and all(piece != s for s in sets):
+                        sets.append(piece)
                 best: tuple[float, float, float] | None = None
                 best_move: tuple[list[int], int] | None = None
                 for s in sets:
@@ -87,6 +96,11 @@ class _Partitioner(_Repairer):
                     if len(sset) >= len(members[g]):
                         continue
                     s_hh = float(self.hh[s].sum())
+                    s_cx: dict[int, int] = {}
+                    for x in s:
+                        cb = int(self.block[x])
+                        if cb >= 0:
+                            s_cx[cb] = s_cx.get(cb, 0) + 1
                     s_area = float(self.area[s].sum())
                     s_perim = float(self.perim[s].sum())
                     to_grid: dict[int, float] = {}
@@ -112,15 +126,15 @@ class _Partitioner(_Repairer):
                         dv = (self._viol(gh[g] - s_hh) + self._viol(gh[h] + s_hh)
                               - self._viol(gh[g]) - self._viol(gh[h]))
                         ds = 0.0
-                        if c >= 0:  # every set is units of complex c in grid g
-                            cnt = cx_in[c]
+                        for cc, moved_n in s_cx.items():  # keepable complexes the set holds units of
+                            cnt = cx_in[cc]
                             before = len(cnt) > 1
                             after_cnt = dict(cnt)
-                            after_cnt[g] -= len(s)
+                            after_cnt[g] -= moved_n
                             if after_cnt[g] == 0:
                                 del after_cnt[g]
-                            after_cnt[h] = after_cnt.get(h, 0) + len(s)
-                            ds = float(len(after_cnt) > 1) - float(before)
+                            after_cnt[h] = after_cnt.get(h, 0) + moved_n
+                            ds += float(len(after_cnt) > 1) - float(before)
                         ph_new = gp[h] + s_perim - 2 * to_h
                         dpp = new_g + _pp(ga[h] + s_area, ph_new) - old_g - _pp(ga[h], gp[h])
                         # boundary off the streets: the set's borders with g become boundary, with h stop being

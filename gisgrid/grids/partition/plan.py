@@ -307,6 +307,27 @@ def plan_grids(buildings: gpd.GeoDataFrame, community: shapely.Geometry, *, comm
     return plan
 
 
+def _bridge_water(polys: np.ndarray, water: list[Any]) -> list[Any]:
+    """Give each water piece that touches two or more pieces of one grid (the banks a bridge edge joins)
+    to that grid, so the grid is one polygon (in place); the other water pieces are returned."""
+    left: list[Any] = []
+    split = {g: list(_multi(polys[g]).geoms) for g in range(len(polys))}
+    split = {g: pieces for g, pieces in split.items() if len(pieces) > 1}  # only these can qualify
+    for w in water:
+        for g in sorted(split):
+            if sum(bool(shapely.length(shapely.intersection(p.boundary, w.boundary)) > 0) for p in split[g]) >= 2:
+                polys[g] = _dissolve([polys[g], w])
+                pieces = list(_multi(polys[g]).geoms)
+                if len(pieces) > 1:
+                    split[g] = pieces
+                else:
+                    del split[g]
+                break
+        else:
+            left.append(w)
+    return left
+
+
 def _optional_count(b: gpd.GeoDataFrame, column: str) -> np.ndarray:
     """A whole-number column ≥ 1 where given; 1 where missing or absent (cannot split by it)."""
     if column not in b.columns:
@@ -325,7 +346,8 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
     k = len(used)
     polys = np.empty(k, dtype=object)
     polys[:] = [_dissolve(t.cells[labels == g]) for g in range(k)]
-    _attach_orphans(polys, list(t.water))  # water goes whole to the grid it shares most border with
+    water = _bridge_water(polys, list(t.water))  # water a grid spans by its bridge joins that grid
+    _attach_orphans(polys, water)  # the rest goes whole to the grid it shares most border with
     on_street = boundary_on_lines_share(polys, lines.measured())
     geoms = [_multi(p) for p in frame.inv(polys)]
     gh = np.bincount(labels, weights=units.hh, minlength=k).astype(np.int64)

@@ -6,7 +6,9 @@
   the union is bisected afresh (the idea of GerryChain's ReCom, used deterministically as a repair), which
   shifts many units at once where single moves are stuck.
 * :meth:`_Repairer._rejoin_complexes` — a complex that fits in a grid but is split: the grids it spans
-  (with a neighbour) are re-bisected with it as one block, when that leaves households no worse off.
+  (with a neighbour) are re-bisected with it as one block, or the complex is carved out as a grid of its
+  own (grown to the window) and the rest bisected, when that leaves households no worse off and every
+  grid one polygon.
 * :meth:`_Repairer._pair_repair` — two chained moves (push on, pull in, or swap) that lower the
   households outside the window; the local search calls it when no single move helps.
 
@@ -14,6 +16,8 @@ Every step is paid for from the plan's :class:`~gisgrid.grids.partition.budget.S
 """
 
 from __future__ import annotations
+
+import heapq
 
 import numpy as np
 
@@ -139,24 +143,116 @@ class _Repairer(_Bisector):
                 touched = sorted({int(self.block[u]) for u in union.tolist() if self.block[u] >= 0})
                 before = sum(self._viol(float(self.hh[labels == g].sum())) for g in group)
                 splits_before = self._splits_in(labels, touched)
-                out: list[np.ndarray] = []
-                self.complex_cut_penalty = REJOIN_CUT_PENALTY
-                try:
-                    self._split(union, len(group), out)
-                finally:
-                    self.complex_cut_penalty = COMPLEX_CUT_PENALTY
-                if len(out) != len(group):
-                    continue
-                after = sum(self._viol(float(self.hh[part].sum())) for part in out)
-                trial = labels.copy()
-                for gid, part in zip(group, out, strict=True):
-                    trial[part] = gid
-                if after <= before and self._splits_in(trial, touched) < splits_before and \
-                        all(self._connected(part) for part in out):
+                # two ways to cut the union: a bisection that cuts complexes only at a heavy cost, and the
+                # complex carved out as one grid (grown to the window) with the rest bisected — a complex
+                # near the maximum in the middle of the union is a grid of its own, which no straight
+                # sweep finds (its other side would hold the complex and more)
+                for out in (self._rejoin_split(union, len(group)), self._carve(union, c, len(group))):
+                    if len(out) != len(group):
+                        continue
+                    after = sum(self._viol(float(self.hh[part].sum())) for part in out)
+                    trial = labels.copy()
+                    for gid, part in zip(group, out, strict=True):
+                        trial[part] = gid
+                    if not all(self._solid(part) for part in out) or \
+                            self._splits_in(trial, touched) >= splits_before:
+                        continue
+                    if after > before:  # a few households out: recombination may restore the window
+                        k = int(labels.max()) + 1
+                        self._recombine(trial, k, budget)
+                        viol_all = sum(self._viol(float(h)) for h in np.bincount(trial, weights=self.hh, minlength=k))
+                        viol_now = sum(self._viol(float(h)) for h in np.bincount(labels, weights=self.hh, minlength=k))
+                        if viol_all > viol_now or self._splits_in(trial, self.keepable) >= \
+                                self._splits_in(labels, self.keepable) or \
+                                not all(self._solid(np.flatnonzero(trial == g)) for g in range(k)):
+                            continue
                     labels[:] = trial
                     changed = True
                     break
+                else:
+                    continue
+                break
         return changed
+
+    def _solid(self, members: np.ndarray) -> bool:
+        """Whether ``members`` are connected over borders of positive length (one polygon, not two banks
+        joined by a bridge edge): a repair that makes complexes whole should not make a grid of two pieces."""
+        if len(members) <= 1:
+            return True
+        inside = np.zeros(self.n, dtype=bool)
+        inside[members] = True
+        seen = {int(members[0])}
+        stack = [int(members[0])]
+        while stack:
+            x = stack.pop()
+            for v, length in zip(self.nbrs[x], self.nlen[x], strict=True):
+                if length > 0 and inside[v] and v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return len(seen) == len(members)
+
+    def _rejoin_split(self, union: np.ndarray, parts: int) -> list[np.ndarray]:
+        """``union`` bisected into ``parts`` grids with complex cuts at :data:`REJOIN_CUT_PENALTY`."""
+        out: list[np.ndarray] = []
+        self.complex_cut_penalty = REJOIN_CUT_PENALTY
+        try:
+            self._split(union, parts, out)
+        finally:
+            self.complex_cut_penalty = COMPLEX_CUT_PENALTY
+        return out
+
+    def _carve(self, union: np.ndarray, c: int, parts: int) -> list[np.ndarray]:
+        """Complex ``c`` as one grid — grown to the minimum by the nearest neighbouring units that are not
+        in another complex kept whole — and the rest of ``union`` bisected into ``parts − 1`` grids; empty
+        when the grid cannot be made (the complex is not connected, or no growth reaches the window)."""
+        core = np.asarray(self.cx_members[c], dtype=np.int64)
+        if not self._connected(core):
+            return []
+        inset = np.zeros(self.n, dtype=bool)
+        inset[union] = True
+        inside = np.zeros(self.n, dtype=bool)
+        inside[core] = True
+        households = int(self.hh[core].sum())
+        centre = self.xy[core].mean(axis=0)
+        heap: list[tuple[float, int]] = []
+        queued = inside.copy()
+
+        def push(x: int) -> None:
+            for v, length in zip(self.nbrs[x], self.nlen[x], strict=True):
+                if length > 0 and inset[v] and not queued[v] and self.block[v] < 0:
+                    queued[v] = True
+                    heapq.heappush(heap, (float(np.hypot(*(self.xy[v] - centre))), v))
+
+        for x in core.tolist():
+            push(x)
+        while households < self.lo and heap:
+            _, v = heapq.heappop(heap)
+            if households + int(self.hh[v]) > self.hi:
+                continue
+            inside[v] = True
+            households += int(self.hh[v])
+            push(v)
+        if not self.lo <= households <= self.hi:
+            return []
+        rest = np.flatnonzero(inset & ~inside)
+        # pieces of the rest cut off by the carved grid join it while it stays in the window
+        comps = sorted(self._components(rest), key=lambda comp: (-int(self.hh[comp].sum()), -len(comp), min(comp)))
+        for comp in comps[1:]:
+            touches = any(inside[v] for x in comp for v, length in zip(self.nbrs[x], self.nlen[x], strict=True)
+                          if length > 0)
+            if touches and households + int(self.hh[comp].sum()) <= self.hi:
+                inside[comp] = True
+                households += int(self.hh[comp].sum())
+        grid = np.flatnonzero(inside)
+        rest = np.flatnonzero(inset & ~inside)
+        if parts == 1 or len(rest) == 0:
+            return [grid] if parts == 1 and len(rest) == 0 else []
+        out = [grid]
+        if parts == 2:
+            out.append(rest)
+        else:
+            out += self._rejoin_split(rest, parts - 1)
+        return out
 
     def _pair_repair(self, t: _Tallies, budget: SearchBudget) -> bool:
         """Two chained moves (push on, pull in, or swap) that lower the households outside the window.
