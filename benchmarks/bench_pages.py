@@ -7,7 +7,8 @@ browser context (empty cache, the session cookie only) and measured through the 
 
 * **transferred** — the sum of ``Network.loadingFinished.encodedDataLength`` (bytes as sent: compressed,
   headers included) over every request of the page until it is drawn; **decoded** — the bodies' sizes;
-* **requests** — the count; **load_ms** — the load event; **drawn_ms** — since navigation start, when the
+* **requests** — the count; **server_ms** — the page's own answer (request sent to first byte);
+  **load_ms** — the load event; **drawn_ms** — since navigation start, when the
   number of drawn overlay shapes (``.leaflet-overlay-pane path`` and markers) last changed before staying
   still for a second (so data fetched after ``load`` counts);
 * **heap_mb** — ``Runtime.getHeapUsage`` after a forced garbage collection, once drawn;
@@ -174,7 +175,9 @@ def _measure(context: Any, url: str) -> dict[str, Any]:
     page.on("pageerror", lambda e: errors.append(str(e)[:200]))
 
     page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
-    load_ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    nav = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0];"
+                        " return [n.loadEventEnd, n.responseStart - n.requestStart]; })()")
+    load_ms, server_ms = nav
     drawn = page.evaluate(DRAWN_JS, 1000)
     page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
     cdp.send("HeapProfiler.collectGarbage")
@@ -198,6 +201,7 @@ def _measure(context: Any, url: str) -> dict[str, Any]:
         "decoded_kb": round(sent["decoded"] / 1024, 1),
         "requests": sent["requests"],
         "failed_requests": sent["failed"],
+        "server_ms": round(server_ms),
         "load_ms": round(load_ms),
         "drawn_ms": round(max(drawn["drawn_ms"], load_ms)),
         "shapes": drawn["shapes"],
@@ -251,7 +255,7 @@ def pages_case(*, url: str, households: int) -> dict[str, Any]:
                     context = _log_in(browser, base)
                     try:
                         row = _measure(context, base + path)
-                    except Exception as exc:  # noqa: BLE001 — a page that fails is a figure too
+                    except Exception as exc:  # a page that fails is a figure too
                         row = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
                     context.close()
                     rows.append({"case": "ours", "page": path} | row)
