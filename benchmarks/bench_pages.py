@@ -2,8 +2,10 @@
 
 The district (the demo's 60,000 households and, unless ``--quick``, 1,000,000) is generated, loaded into the
 bench database and its grids planned and published; the app (``api.main.create_app``) is served by uvicorn
-in a thread and a browser logs in through ``/login`` as an admin. Each page is then opened once in a fresh
-browser context (empty cache, the session cookie only) and measured through the DevTools protocol:
+in a thread and a browser logs in through ``/login`` as an admin. Each page is then opened in a fresh
+browser context (empty cache, the session cookie only) — twice: ``view="first"`` is the server's first view
+of it (anything a page computes and keeps on a first view is paid there), ``"again"`` the next — and measured
+through the DevTools protocol:
 
 * **transferred** — the sum of ``Network.loadingFinished.encodedDataLength`` (bytes as sent: compressed,
   headers included) over every request of the page until it is drawn; **decoded** — the bodies' sizes;
@@ -11,9 +13,6 @@ browser context (empty cache, the session cookie only) and measured through the 
   **load_ms** — the load event; **drawn_ms** — since navigation start, when the
   number of drawn overlay shapes (``.leaflet-overlay-pane path`` and markers) last changed before staying
   still for a second (so data fetched after ``load`` counts);
-Every page is measured twice, each time in a new browser context: ``view="first"`` is the server's first
-view of it (anything a page computes and keeps on its first view is paid there), ``"again"`` the next.
-
 * **heap_mb** — ``Runtime.getHeapUsage`` after a forced garbage collection, once drawn;
 * **pan** — one 300 × 150 px mouse drag of the map: the drag's time to the next painted frame, and the longest
   gap between animation frames during it (``worst_frame_ms``; 16.7 ms is one 60 Hz frame).
