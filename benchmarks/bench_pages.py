@@ -23,6 +23,7 @@ district, as read from PostGIS, with the same vendored Leaflet served locally (n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -194,10 +195,9 @@ def _measure(context: Any, url: str) -> dict[str, Any]:
                         " return [n.loadEventEnd, n.responseStart - n.requestStart]; })()")
     load_ms, server_ms = nav
     drawn = page.evaluate(DRAWN_JS, 1000)
-    try:  # a page may keep a request open (networkidle never comes): the shapes' count above is the figure
+    # a page may keep a request open (networkidle never comes): the shapes' count above is the figure
+    with contextlib.suppress(PlaywrightTimeoutError):
         page.wait_for_load_state("networkidle", timeout=10_000)
-    except PlaywrightTimeoutError:
-        pass
     cdp.send("HeapProfiler.collectGarbage")
     heap = cdp.send("Runtime.getHeapUsage")
 
