@@ -17,7 +17,7 @@ from layers import bootstrap, migrate
 from layers.settings import get_settings
 
 MODULES = ("bench_demo", "bench_import", "bench_partition", "bench_incidents", "bench_coverage", "bench_siting",
-           "bench_patrol")
+           "bench_patrol", "bench_pages")
 # several checkouts may share one PostgreSQL server, each with its own migrations: one bench database each
 BENCH_DB = os.environ.get("GISGRID_BENCH_DATABASE", "gisgrid_bench")
 RESULTS = Path(__file__).parent / "results"
