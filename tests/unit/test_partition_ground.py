@@ -247,3 +247,21 @@ def test_hard_district_arguments_are_checked() -> None:
     with pytest.raises(InvalidInputError) as err:
         generate_hard_district(bridges=3)
     assert err.value.field == "bridges"
+
+
+def test_plan_geometries_are_mended_to_valid_multipolygons() -> None:
+    """Two grid pieces that touch along an edge (or a ring crossed by the transform back to lon/lat) make an
+    invalid MultiPolygon that publishing refuses; the plan hands over the valid union instead."""
+    import shapely
+
+    from gisgrid.grids.partition.tessellation import valid_multi
+
+    touching = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)])
+    assert not touching.is_valid
+    mended = valid_multi(touching)
+    assert mended.is_valid and mended.geom_type == "MultiPolygon" and abs(mended.area - 2.0) < 1e-12
+    bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])  # a ring crossing itself
+    fixed = valid_multi(bowtie)
+    assert fixed.is_valid and abs(fixed.area - 2.0) < 1e-12
+    apart = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(3, 0, 4, 1)])
+    assert valid_multi(apart).equals(apart)

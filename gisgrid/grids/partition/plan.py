@@ -49,6 +49,7 @@ from gisgrid.grids.partition.tessellation import (
     _multi,
     _tessellate,
     _Tessellation,
+    valid_multi,
 )
 from gisgrid.grids.partition.units import ENTRANCE, _footprints_inside, _make_units, _Units
 from gisgrid.report import Problem
@@ -349,7 +350,7 @@ def _assemble(b: gpd.GeoDataFrame, units: _Units, t: _Tessellation, labels: np.n
     water = _bridge_water(polys, list(t.water))  # water a grid spans by its bridge joins that grid
     _attach_orphans(polys, water)  # the rest goes whole to the grid it shares most border with
     on_street = boundary_on_lines_share(polys, lines.measured())
-    geoms = [_multi(p) for p in frame.inv(polys)]
+    geoms = [valid_multi(p) for p in frame.inv(polys)]
     gh = np.bincount(labels, weights=units.hh, minlength=k).astype(np.int64)
     grids = gpd.GeoDataFrame({"households": gh, "_g": np.arange(k)}, geometry=geoms, crs=_WGS84)
     grids = number_grids(grids, community_code)

@@ -107,6 +107,17 @@ def _multi(geom: Any) -> shapely.MultiPolygon:
     return shapely.MultiPolygon(_polygons(geom))
 
 
+def valid_multi(geom: Any) -> shapely.MultiPolygon:
+    """``geom`` as a *valid* MultiPolygon: pieces that touch along an edge, or a ring that the transform back to
+    lon/lat made cross itself, are mended (``make_valid``, then the polygonal parts unioned), so a plan never
+    hands the publisher a grid it must refuse ("Ring Self-intersection")."""
+    multi = _multi(geom)
+    if multi.is_valid:
+        return multi
+    mended = _multi(shapely.union_all(_polygons(shapely.make_valid(multi))))
+    return mended if mended.is_valid else _multi(shapely.make_valid(mended))
+
+
 def _blocks(area: Any, lines: np.ndarray) -> list[shapely.Polygon]:
     """The community cut into blocks by street lines (faces of the noded linework inside it)."""
     if len(lines) == 0:
