@@ -1,8 +1,9 @@
 """Headless Chromium for the benchmarks: Debian's ``chromium`` driven by Playwright (never ``playwright install``),
 with the same flags as the browser tests, and uvicorn serving an app in a thread on a free loopback port.
 
-A copy of the few lines of ``tests/browser/chromium.py`` (benchmarks never import from ``tests/``); a missing
-browser raises with the fix instead of failing a test.
+The one launcher and loopback server of the repository: ``tests/browser/chromium.py`` wraps these for the browser
+tests (turning a missing browser or a server that does not start into a failed test). Here a missing browser
+raises with the fix.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import uvicorn
 
 CHROMIUM_PATH = Path(os.environ.get("GISGRID_CHROMIUM", "/usr/bin/chromium"))
+# headless, no sandbox (containers), no GPU, and none of the background traffic (component updates, sync,
+# first-run pages) a fresh profile makes
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--headless",
     "--no-sandbox",

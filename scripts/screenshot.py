@@ -18,7 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path(os.environ.get("GISGRID_CHROMIUM", "/usr/bin/chromium"))
-# the same flags as tests/browser/chromium.py (why each is there: see that file)
+# the same flags as benchmarks/browser.py, which the browser tests use too (why each is there: see that file)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

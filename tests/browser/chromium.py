@@ -17,31 +17,17 @@ Usage::
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-CHROMIUM_PATH = Path(os.environ.get("GISGRID_CHROMIUM", "/usr/bin/chromium"))
+from benchmarks import browser
+from benchmarks.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 
-# measured on this kind of machine: headless, no sandbox (containers), no GPU,
-# and none of the background traffic (component updates, sync, first-run pages) a fresh profile makes
-CHROMIUM_ARGS: tuple[str, ...] = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+__all__ = ["CHROMIUM_ARGS", "CHROMIUM_PATH", "chromium_path", "launch_chromium", "serve"]
 
 
 def chromium_path() -> Path:
@@ -58,32 +44,19 @@ def chromium_path() -> Path:
 
 def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
     """A headless Chromium ``Browser`` from Playwright's sync (or async) API, with the project's flags."""
-    args = [*CHROMIUM_ARGS, *kwargs.pop("args", [])]
-    return playwright.chromium.launch(
-        executable_path=str(chromium_path()), headless=True, args=args, **kwargs
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    chromium_path()
+    return browser.launch_chromium(playwright, **kwargs)
 
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start", pytrace=False)
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        context = browser.serve(app)
+        url = context.__enter__()
+    except RuntimeError as exc:
+        pytest.fail(f"the test server did not start: {exc}", pytrace=False)
+    try:
+        yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        context.__exit__(None, None, None)
